@@ -1,0 +1,136 @@
+# dsrd: one non-recursive Makefile. pkg-config for every library; objects in
+# build/ (release) and build/asan/ (AddressSanitizer + UBSan, for tests).
+#
+#   make            build/dsrd and build/dsrctl
+#   make run        private PostgreSQL under ./var/, dsrd in the foreground
+#   make check      unit tests (cmocka) and end-to-end tests, under ASan/UBSan
+#   make install    PREFIX (/usr/local) and DESTDIR honoured
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+DATADIR	?= $(PREFIX)/share/dsrd
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR	?= /lib/systemd/system
+
+CC	?= cc
+PKG_CONFIG ?= pkg-config
+PKGS	 = libevent libevent_pthreads libpq libcurl libcjson inih libsystemd libcrypto
+VERSION	:= $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+# Recursive (=) on purpose: pkg-config runs when a recipe needs it, after
+# scripts/deps has installed what was missing.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
+WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+BASEFLAGS = -std=c17 -D_GNU_SOURCE -DDSR_VERSION='"$(VERSION)"' -Idaemon \
+	   -I$(B)/gen $(WARN) -g -MMD -MP
+REL_CFLAGS = $(BASEFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
+SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+ASAN_CFLAGS = $(BASEFLAGS) -O1 $(SAN)
+
+B	 = build
+A	 = build/asan
+
+# Every daemon module but main.c goes into a library the tests link.
+CORE	 = util log proto calendar validate config db store control cmd \
+	   cmd-request cmd-entity cmd-admin
+CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
+CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
+CLIENT	 = util proto
+UNIT	 = calendar validate proto config util
+
+SQL	 = $(sort $(wildcard sql/*.sql))
+
+.PHONY: all run check unit e2e install clean deps-build deps-run deps-check
+all: $(B)/dsrd $(B)/dsrctl
+
+$(B)/.deps-build: scripts/deps
+	@scripts/deps build
+	@mkdir -p $(@D) && touch $@
+deps-build: $(B)/.deps-build
+deps-run:
+	@scripts/deps run
+deps-check:
+	@scripts/deps check
+
+$(B)/gen/migrations.c: $(SQL) scripts/embed-sql | $(B)/.deps-build
+	@mkdir -p $(@D)
+	scripts/embed-sql $(SQL) > $@.tmp && mv $@.tmp $@
+
+$(B)/obj/%.o: daemon/%.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(B)/obj/migrations.o: $(B)/gen/migrations.c
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) -c -o $@ $<
+$(B)/obj/dsrctl.o: clients/dsrctl.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(A)/obj/%.o: daemon/%.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(A)/obj/migrations.o: $(B)/gen/migrations.c
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
+$(A)/obj/dsrctl.o: clients/dsrctl.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(A)/obj/test_%.o: tests/unit/test_%.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) $(shell $(PKG_CONFIG) --cflags cmocka) -c -o $@ $<
+
+$(B)/libdsrd.a: $(CORE_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(A)/libdsrd.a: $(CORE_AOBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/dsrd: $(B)/obj/main.o $(B)/libdsrd.a
+	$(CC) -o $@ $^ $(PKG_LIBS) -lm
+$(B)/dsrctl: $(B)/obj/dsrctl.o $(CLIENT:%=$(B)/obj/%.o)
+	$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
+$(A)/dsrd: $(A)/obj/main.o $(A)/libdsrd.a
+	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
+$(A)/dsrctl: $(A)/obj/dsrctl.o $(CLIENT:%=$(A)/obj/%.o)
+	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
+$(A)/test_%: $(A)/obj/test_%.o $(A)/libdsrd.a
+	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm
+
+unit: deps-check $(UNIT:%=$(A)/test_%)
+	@set -e; for t in $(UNIT:%=$(A)/test_%); do echo "== $$t"; $$t; done
+
+e2e: deps-check $(A)/dsrd $(A)/dsrctl
+	DSRD_BIN=$(CURDIR)/$(A)/dsrd DSRCTL_BIN=$(CURDIR)/$(A)/dsrctl \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
+
+check: deps-check
+	$(MAKE) unit
+	$(MAKE) e2e
+
+run: deps-run all
+	scripts/run-dev
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(SYSCONFDIR)/dsrd \
+	    $(DESTDIR)$(UNITDIR)
+	install -m 755 $(B)/dsrctl $(DESTDIR)$(BINDIR)/dsrctl
+	install -m 755 $(B)/dsrd $(DESTDIR)$(SBINDIR)/dsrd
+	install -m 644 $(SQL) $(DESTDIR)$(DATADIR)/sql/
+	install -m 644 config/dsrd.conf.example $(DESTDIR)$(DATADIR)/dsrd.conf.example
+	test -e $(DESTDIR)$(SYSCONFDIR)/dsrd/dsrd.conf || \
+	    install -m 640 config/dsrd.conf.example $(DESTDIR)$(SYSCONFDIR)/dsrd/dsrd.conf
+	for d in config/templates/*/; do \
+	    l=$$(basename $$d); install -d $(DESTDIR)$(DATADIR)/templates/$$l; \
+	    for f in $$d*; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/templates/$$l/; done; \
+	done; true
+	install -m 644 systemd/dsrd.service $(DESTDIR)$(UNITDIR)/dsrd.service
+
+clean:
+	rm -rf $(B)
+
+-include $(wildcard $(B)/obj/*.d $(A)/obj/*.d)
