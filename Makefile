@@ -41,7 +41,7 @@ CORE	 = util log proto calendar validate config db store control cmd \
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util
+UNIT	 = calendar validate proto config util db
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -97,11 +97,23 @@ $(A)/dsrd: $(A)/obj/main.o $(A)/libdsrd.a
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
 $(A)/dsrctl: $(A)/obj/dsrctl.o $(CLIENT:%=$(A)/obj/%.o)
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
-$(A)/test_%: $(A)/obj/test_%.o $(A)/libdsrd.a
+# Each unit test links only the modules it tests (T_name), so that a module
+# can be tested before the rest of the daemon builds.
+T_calendar = calendar util log
+T_validate = validate util
+T_proto	 = proto util
+T_util	 = util
+T_config = config validate calendar util log
+T_db	 = db util log
+.SECONDEXPANSION:
+$(A)/test_%: $(A)/obj/test_%.o $$(patsubst %,$(A)/obj/%.o,$$(T_$$*))
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm
 
+# Unit tests that need PostgreSQL (test_db) get a throwaway cluster from
+# tests/unit/with-pg.
 unit: deps-check $(UNIT:%=$(A)/test_%)
-	@set -e; for t in $(UNIT:%=$(A)/test_%); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT:%=$(A)/test_%); do echo "== $$t"; \
+	    tests/unit/with-pg $$t; done
 
 e2e: deps-check $(A)/dsrd $(A)/dsrctl
 	DSRD_BIN=$(CURDIR)/$(A)/dsrd DSRCTL_BIN=$(CURDIR)/$(A)/dsrctl \
