@@ -19,7 +19,7 @@ struct webhook_conf {
 	char			*name;
 	char			*url;
 	char			*secret;	/* "whsec_..." */
-	unsigned		 events;	/* bit per event, EV_ALL default */
+	unsigned		 events;	/* bit per event, NEV_ALL default */
 	struct webhook_conf	*next;
 };
 

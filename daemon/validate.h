@@ -43,19 +43,19 @@ enum req_status {
 
 /* Notification events (SPEC §5). */
 enum notify_event {
-	EV_FILED,
-	EV_FORWARDED,
-	EV_DEADLINE_WARNING,
-	EV_EXTENSION_DECISION,
-	EV_OVERDUE,
-	EV_EXTENDED,
-	EV_CLOSED,
-	EV_COUNT
+	NEV_FILED,
+	NEV_FORWARDED,
+	NEV_DEADLINE_WARNING,
+	NEV_EXTENSION_DECISION,
+	NEV_OVERDUE,
+	NEV_EXTENDED,
+	NEV_CLOSED,
+	NEV_COUNT
 };
-#define EV_ALL	((1u << EV_COUNT) - 1)
+#define NEV_ALL	((1u << NEV_COUNT) - 1)
 
 extern const char *const req_type_names[REQ_TYPE_COUNT];
-extern const char *const notify_event_names[EV_COUNT];	/* "request.filed" */
+extern const char *const notify_event_names[NEV_COUNT];	/* "request.filed" */
 extern const char *const req_channel_names[CH_COUNT];
 extern const char *const req_status_names[ST_COUNT];
 

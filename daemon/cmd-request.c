@@ -1,0 +1,158 @@
+/*
+ * cmd-request.c: request.* methods: file, show, list. A handler checks every
+ * parameter (param() names the bad one), computes dates with the pure
+ * calendar module from the daemon's clock, and lets store.c do one
+ * statement; it answers only after the database has committed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "cmd.h"
+#include "dsrd.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+#include "util.h"
+#include "validate.h"
+
+/* The statutory period of art. 12(3): one month from receipt. */
+#define STATUTORY_MONTHS	1
+
+struct file_state {
+	struct cmd		*cmd;
+	struct request_in	 in;
+	struct actor		 who;
+	time_t			 now;
+	int			 today;
+};
+
+static void
+file_entity_cb(int err, const struct entity_ref *e, void *arg)
+{
+	struct file_state	*fs = arg;
+	struct cmd		*cmd = fs->cmd;
+
+	if (err == E_NOT_FOUND) {
+		cmd_fail(cmd, E_NOT_FOUND, "entity: no such body");
+		free(fs);
+		return;
+	}
+	if (err != 0) {
+		cmd_fail(cmd, err, "%s", err == E_UNAVAILABLE ?
+		    "database unavailable" : "internal error (logged)");
+		free(fs);
+		return;
+	}
+	fs->in.entity_id = e->id;
+	fs->in.statutory_due_on = cal_period_months(fs->in.received_on,
+	    STATUTORY_MONTHS, &e->holidays);
+	store_request_file(app.db, &fs->in, &fs->who, fs->now, fs->today,
+	    cmd_reply_store, cmd);
+	free(fs);
+}
+
+struct cmd_result *
+cmd_request_file(struct cmd *cmd)
+{
+	struct file_state	*fs;
+	const struct caller	*c = cmd_caller(cmd);
+	const char		*entity;
+	int			 received = 0;
+	bool			 has_received;
+	time_t			 now = app_now();
+	int			 today = cal_today(now);
+	struct request_in	 in = { 0 };
+	const struct param	 ps[] = {
+		{ .name = "entity", .type = PT_CODE, .required = true,
+		  .out = &entity },
+		{ .name = "type", .type = PT_ENUM, .required = true,
+		  .out = &in.type, .names = req_type_names,
+		  .nnames = REQ_TYPE_COUNT },
+		{ .name = "subject_name", .type = PT_STRING, .required = true,
+		  .out = &in.subject_name, .max = 200 },
+		{ .name = "subject_tax_code", .type = PT_TAX_CODE,
+		  .out = &in.subject_tax_code },
+		{ .name = "subject_email", .type = PT_EMAIL,
+		  .out = &in.subject_email },
+		{ .name = "channel", .type = PT_ENUM, .out = &in.channel,
+		  .names = req_channel_names, .nnames = CH_COUNT },
+		{ .name = "received_on", .type = PT_DATE, .out = &received,
+		  .present = &has_received },
+		{ .name = "protocol", .type = PT_STRING, .out = &in.protocol,
+		  .max = 100 },
+		{ .name = "summary", .type = PT_TEXT, .out = &in.summary,
+		  .max = 2000 },
+		{ .name = "idempotency_key", .type = PT_STRING,
+		  .out = &in.idempotency_key, .max = 200 },
+	};
+
+	if (!param(cmd, ps, sizeof ps / sizeof ps[0]))
+		return cmd_param_failed();
+	if (!has_received)
+		received = today;
+	if (received > today)
+		return cmd_fail_field(cmd, "received_on", "may not lie in the "
+		    "future");
+	if (!app_db_ready())
+		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
+	in.received_on = received;
+	fs = xcalloc(1, sizeof *fs);
+	fs->cmd = cmd;
+	fs->in = in;
+	fs->who.user = c->user;
+	fs->who.uid = (unsigned)c->uid;
+	fs->who.role = role_name(c->role);
+	fs->now = now;
+	fs->today = today;
+	store_entity_get(app.db, entity, file_entity_cb, fs);
+	return cmd_pending(cmd);
+}
+
+struct cmd_result *
+cmd_request_show(struct cmd *cmd)
+{
+	long long		 id;
+	const struct param	 ps[] = {
+		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
+		  .min = 1, .max = 9007199254740991LL },
+	};
+
+	if (!param(cmd, ps, 1))
+		return cmd_param_failed();
+	if (!app_db_ready())
+		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
+	store_request_show(app.db, id, cal_today(app_now()), cmd_reply_store,
+	    cmd);
+	return cmd_pending(cmd);
+}
+
+struct cmd_result *
+cmd_request_list(struct cmd *cmd)
+{
+	struct request_filter	 f = { .due_within = -1, .limit = 100 };
+	bool			 has_within;
+	const struct param	 ps[] = {
+		{ .name = "entity", .type = PT_CODE, .out = &f.entity },
+		{ .name = "status", .type = PT_ENUM, .out = &f.status,
+		  .names = req_status_names, .nnames = ST_COUNT },
+		{ .name = "type", .type = PT_ENUM, .out = &f.type,
+		  .names = req_type_names, .nnames = REQ_TYPE_COUNT },
+		{ .name = "overdue", .type = PT_BOOL, .out = &f.overdue },
+		{ .name = "due_within", .type = PT_INT, .out = &f.due_within,
+		  .min = 0, .max = 3650, .present = &has_within },
+		{ .name = "limit", .type = PT_INT, .out = &f.limit,
+		  .min = 1, .max = 1000 },
+	};
+
+	if (!param(cmd, ps, sizeof ps / sizeof ps[0]))
+		return cmd_param_failed();
+	if (!has_within)
+		f.due_within = -1;
+	if (!app_db_ready())
+		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
+	store_request_list(app.db, &f, cal_today(app_now()), cmd_reply_store,
+	    cmd);
+	return cmd_pending(cmd);
+}

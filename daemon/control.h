@@ -1,0 +1,59 @@
+/*
+ * control.h: the Unix-socket listener and its connections: framing of
+ * JSON-RPC lines, peer credentials, limits. It hands each complete line to
+ * cmd.c and knows nothing of methods; it never blocks and never lets one
+ * client's state (a huge message, a stalled reader) touch another's.
+ */
+#ifndef DSR_CONTROL_H
+#define DSR_CONTROL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct event_base;
+struct ctl;
+struct ctl_conn;
+struct cmd;
+
+enum role {
+	ROLE_NONE = 0,
+	ROLE_OPERATOR,
+	ROLE_STAFF,
+	ROLE_CLERK,
+	ROLE_DPO,
+	ROLE_ADMIN,
+};
+#define ROLE_BIT(r)	(1u << (r))
+
+/* Who is on the other end of a connection (from SO_PEERCRED). */
+struct caller {
+	uid_t		 uid;
+	gid_t		 gid;
+	pid_t		 pid;
+	char		 user[64];	/* user name, or the uid in decimal */
+	enum role	 role;
+};
+
+const char	*role_name(enum role);
+
+/*
+ * Refuses when a live daemon already answers on path; removes a stale socket
+ * file; binds, sets the mode, listens. Returns NULL and *cause on failure.
+ */
+struct ctl	*ctl_listen(struct event_base *, const char *path, int mode,
+		    char **cause);
+/* Closes the listener and unlinks the socket; connections stay. */
+void		 ctl_stop_accepting(struct ctl *);
+/* Closes every connection and frees everything. */
+void		 ctl_free(struct ctl *);
+/* Connections with a command in flight. */
+int		 ctl_busy(const struct ctl *);
+int		 ctl_nconns(const struct ctl *);
+
+/* For cmd.c: the connection's command in flight, and its answer. */
+void		 ctl_conn_set_cmd(struct ctl_conn *, struct cmd *);
+void		 ctl_conn_send(struct ctl_conn *, const char *, size_t);
+/* The command is finished: go on with the next line. */
+void		 ctl_conn_done(struct ctl_conn *);
+
+#endif
