@@ -398,7 +398,15 @@ print_ping(const cJSON *r)
 	    jint(r, "pid", 0), up,
 	    cJSON_IsString(db) && strcmp(db->valuestring, "up") != 0 ?
 	    "DOWN" : dbs, schema);
-	printf("today %s (%s)\n", today, tz);
+	printf("today %s (%s)", today, tz);
+	/* Not every dsrd says which role it gave us; say it when it does. */
+	if (cJSON_IsString(jget(r, "role"))) {
+		char	*role = jcell(r, "role");
+
+		printf(", role %s", role);
+		free(role);
+	}
+	putchar('\n');
 	free(ver);
 	free(dbs);
 	free(schema);
