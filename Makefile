@@ -41,7 +41,7 @@ CORE	 = util log proto calendar validate config db store control cmd \
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db
+UNIT	 = calendar validate proto config util db cmd
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -105,8 +105,9 @@ T_proto	 = proto util
 T_util	 = util
 T_config = config validate calendar util log
 T_db	 = db util log
+T_cmd	 = $(CORE) migrations
 .SECONDEXPANSION:
-$(A)/test_%: $(A)/obj/test_%.o $$(patsubst %,$(A)/obj/%.o,$$(T_$$*))
+$(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm
 
 # Unit tests that need PostgreSQL (test_db) get a throwaway cluster from

@@ -51,7 +51,8 @@ enum proto_frame {
 
 /*
  * Finds the first complete line in buf[0..len). A line longer than max bytes
- * (LF excluded), or max bytes with no LF yet, is PROTO_FRAME_TOO_BIG.
+ * (LF excluded) is PROTO_FRAME_TOO_BIG, as soon as more than max bytes
+ * without a LF are buffered; exactly max bytes without a LF is still MORE.
  */
 enum proto_frame proto_frame(const char *buf, size_t len, size_t max,
 		    size_t *linelen);

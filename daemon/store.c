@@ -395,7 +395,8 @@ store_entity_add(struct db *db, const struct entity_in *in,
 	db_query(db,
 	    "WITH e AS (INSERT INTO entities (code, name, email, dpo_email, "
 	    "holidays, created_at) VALUES ($1, $2, $3, $4, "
-	    "string_to_array(nullif($5, ''), ','), $6) RETURNING *), "
+	    "coalesce(string_to_array(nullif($5, ''), ','), '{}'), $6) "
+	    "RETURNING *), "
 	    "a AS (INSERT INTO audit_events (entity_id, at, actor, actor_uid, "
 	    "actor_role, action) SELECT id, $6, $7, $8, $9, 'entity.add' "
 	    "FROM e) "
