@@ -36,7 +36,7 @@ B	 = build
 A	 = build/asan
 
 # Every daemon module but main.c goes into a library the tests link.
-CORE	 = util log proto calendar validate config db store control cmd \
+CORE	 = util log proto calendar validate config lifecycle db store control cmd \
 	   cmd-request cmd-entity cmd-admin
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o

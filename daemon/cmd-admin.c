@@ -35,6 +35,6 @@ cmd_ping(struct cmd *cmd)
 	cJSON_AddStringToObject(o, "time", at);
 	cJSON_AddStringToObject(o, "today", today);
 	cJSON_AddStringToObject(o, "timezone", app.cfg.timezone);
-	cJSON_AddStringToObject(o, "role", role_name(cmd_caller(cmd)->role));
+	cJSON_AddStringToObject(o, "role", role_names[cmd_caller(cmd)->role]);
 	return cmd_ok(cmd, o);
 }

@@ -18,7 +18,7 @@ cmd_entity_add(struct cmd *cmd)
 	struct entity_in	 in = { 0 };
 	const struct caller	*c = cmd_caller(cmd);
 	struct actor		 who = { c->user, (unsigned)c->uid,
-				    role_name(c->role) };
+				    role_names[c->role] };
 	const struct param	 ps[] = {
 		{ .name = "code", .type = PT_CODE, .required = true,
 		  .out = &in.code },

@@ -103,7 +103,7 @@ cmd_request_file(struct cmd *cmd)
 	fs->in = in;
 	fs->who.user = c->user;
 	fs->who.uid = (unsigned)c->uid;
-	fs->who.role = role_name(c->role);
+	fs->who.role = role_names[c->role];
 	fs->now = now;
 	fs->today = today;
 	store_entity_get(app.db, entity, file_entity_cb, fs);

@@ -537,7 +537,7 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 	if (caller->role != ROLE_ADMIN &&
 	    (def->roles & ROLE_BIT(caller->role)) == 0) {
 		cmd_fail(cmd, E_PERMISSION, "permission denied: %s may not call "
-		    "%s", role_name(caller->role), def->method);
+		    "%s", role_names[caller->role], def->method);
 		return;
 	}
 	def->handler(cmd);

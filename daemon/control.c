@@ -50,21 +50,6 @@ struct ctl {
 	int			 nconns;
 };
 
-static const char *const role_names[] = {
-	[ROLE_NONE] = "none",
-	[ROLE_OPERATOR] = "operator",
-	[ROLE_STAFF] = "staff",
-	[ROLE_CLERK] = "clerk",
-	[ROLE_DPO] = "dpo",
-	[ROLE_ADMIN] = "admin",
-};
-
-const char *
-role_name(enum role r)
-{
-	return role_names[r];
-}
-
 /* Whether a comma list of names and @groups names this user. */
 static int
 access_match(const char *list, const char *user, gid_t *groups, int ngroups)
@@ -341,7 +326,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		return;
 	}
 	log_debug("connection from uid %u (%s, %s)", (unsigned)cred.uid,
-	    conn->caller.user, role_name(conn->caller.role));
+	    conn->caller.user, role_names[conn->caller.role]);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 }
 

@@ -10,20 +10,13 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "lifecycle.h"
+
 struct event_base;
 struct ctl;
 struct ctl_conn;
 struct cmd;
 
-enum role {
-	ROLE_NONE = 0,
-	ROLE_OPERATOR,
-	ROLE_STAFF,
-	ROLE_CLERK,
-	ROLE_DPO,
-	ROLE_ADMIN,
-};
-#define ROLE_BIT(r)	(1u << (r))
 
 /* Who is on the other end of a connection (from SO_PEERCRED). */
 struct caller {
@@ -34,7 +27,6 @@ struct caller {
 	enum role	 role;
 };
 
-const char	*role_name(enum role);
 
 /*
  * Refuses when a live daemon already answers on path; removes a stale socket
