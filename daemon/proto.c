@@ -25,6 +25,7 @@ static const struct {
 	{ E_PERMISSION,		"permission_denied",	EXIT_PERMISSION },
 	{ E_LIMIT,		"limit",		EXIT_UNAVAILABLE },
 	{ E_USAGE,		"usage",		EXIT_USAGE },
+	{ E_AUDIT_BROKEN,	"audit_broken",		EXIT_INVALID },
 };
 
 int

@@ -29,6 +29,7 @@
 #define E_PERMISSION		6	/* caller's role may not do this */
 #define E_LIMIT			7	/* a server limit was reached */
 #define E_USAGE			8	/* client side: bad command line */
+#define E_AUDIT_BROKEN		9	/* audit verify found a broken chain */
 
 /* dsrctl exit codes (SPEC §6). */
 #define EXIT_OK			0

@@ -174,6 +174,7 @@ static const struct {
 	{ E_PERMISSION,		6,	"permission_denied",	77 },
 	{ E_LIMIT,		7,	"limit",		69 },
 	{ E_USAGE,		8,	"usage",		64 },
+	{ E_AUDIT_BROKEN,	9,	"audit_broken",		65 },
 };
 
 static void
@@ -209,7 +210,7 @@ test_exit_codes(void **state)
 static void
 test_unknown_code(void **state)
 {
-	static const int	 unknown[] = { 0, 9, -1, -32000, 12345 };
+	static const int	 unknown[] = { 0, 99, -1, -32000, 12345 };
 
 	(void)state;
 	for (size_t i = 0; i < nitems(unknown); i++) {
