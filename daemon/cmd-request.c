@@ -10,15 +10,15 @@
 #include <cJSON.h>
 
 #include "cmd.h"
+#include "deadline.h"
 #include "dsrd.h"
 #include "log.h"
+#include "notify.h"
+#include "sched.h"
 #include "proto.h"
 #include "store.h"
 #include "util.h"
 #include "validate.h"
-
-/* The statutory period of art. 12(3): one month from receipt. */
-#define STATUTORY_MONTHS	1
 
 struct file_state {
 	struct cmd		*cmd;
@@ -29,10 +29,23 @@ struct file_state {
 };
 
 static void
+file_done_cb(struct store_res *res, void *arg)
+{
+	if (res->err == 0)
+		sched_kick();
+	cmd_reply_store(res, arg);
+}
+
+static void
 file_entity_cb(int err, const struct entity_ref *e, void *arg)
 {
 	struct file_state	*fs = arg;
 	struct cmd		*cmd = fs->cmd;
+	struct dl_policy	 pol;
+	struct dl_request	 dr = { 0 };
+	struct dl_dates		 dd;
+	struct dl_alert		 al;
+	char			*hooks;
 
 	if (err == E_NOT_FOUND) {
 		cmd_fail(cmd, E_NOT_FOUND, "entity: no such body");
@@ -46,10 +59,22 @@ file_entity_cb(int err, const struct entity_ref *e, void *arg)
 		return;
 	}
 	fs->in.entity_id = e->id;
-	fs->in.statutory_due_on = cal_period_months(fs->in.received_on,
-	    STATUTORY_MONTHS, &e->holidays);
+	dl_policy_from(&app.cfg, &pol);
+	dr.type = fs->in.type;
+	dr.status = ST_RECEIVED;
+	dr.received_on = fs->in.received_on;
+	dr.forwarded_on = DL_NONE;
+	dl_compute(&dr, &pol, &e->holidays, &dd);
+	fs->in.statutory_due_on = dd.statutory_due;
+	/* Filed late: the latest alert already due is raised at once. */
+	fs->in.next_alert_at = dl_next_alert(&dr, &dd, &pol, &e->holidays,
+	    DL_NO_TIME, &al) ? al.moment : DL_NO_TIME;
+	hooks = notify_webhooks(&app.cfg, NEV_FILED);
+	fs->in.notify.dpo_email = notify_dpo_email(&app.cfg);
+	fs->in.notify.webhooks = hooks;
 	store_request_file(app.db, &fs->in, &fs->who, fs->now, fs->today,
-	    cmd_reply_store, cmd);
+	    file_done_cb, cmd);
+	free(hooks);
 	free(fs);
 }
 

@@ -98,7 +98,7 @@ bool	dl_next_alert(const struct dl_request *, const struct dl_dates *,
  * same moment, overdue beats deadline_warning beats extension_decision.
  * false: none.
  */
-#define DL_NO_TIME	((time_t)-1 << (sizeof(time_t) * 8 - 2))
+#define DL_NO_TIME	((time_t)(-0x3fffffffffffffffLL - 1))	/* -2^62 */
 bool	dl_latest_alert(const struct dl_request *, const struct dl_dates *,
 	    const struct dl_policy *, const struct cal_local *, time_t after,
 	    time_t upto, struct dl_alert *);

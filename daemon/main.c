@@ -22,6 +22,7 @@
 #include "dsrd.h"
 #include "log.h"
 #include "migrations.h"
+#include "sched.h"
 #include "store.h"
 #include "util.h"
 
@@ -84,6 +85,7 @@ migrate_done(bool ok, int version, void *arg)
 	app.schema_version = version;
 	app.schema_ready = 1;
 	log_info("database ready (schema version %d)", version);
+	sched_start();
 	if (!notified_ready) {
 		notified_ready = 1;
 		evtimer_del(ev_waiting);
@@ -134,6 +136,7 @@ db_state(int up, void *arg)
 		migrate_start();
 	} else {
 		app.schema_ready = 0;
+		sched_stop();
 		log_warn("database unavailable; reconnecting");
 		sd_notify(0, "STATUS=database unavailable, reconnecting");
 	}
@@ -168,7 +171,8 @@ static void
 shutdown_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval	tv = { 0, 50 * 1000 };
-	int		busy = ctl_busy(app.ctl) + db_pending(app.db);
+	int		busy = ctl_busy(app.ctl) + db_pending(app.db) +
+			    sched_busy();
 
 	(void)fd;
 	(void)what;
@@ -199,6 +203,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	app.shutting_down = 1;
+	sched_stop();
 	ctl_stop_accepting(app.ctl);
 	shutdown_deadline = mono_ms() + app.cfg.shutdown_grace * 1000LL;
 	shutdown_check(-1, 0, NULL);
@@ -286,6 +291,7 @@ main(int argc, char **argv)
 	evtimer_add(ev_waiting, &tv);
 	sd_notify(0, "STATUS=connecting to the database");
 
+	sched_init(app.base);
 	app.db = db_new(app.base, app.cfg.conninfo, app.cfg.pool_size,
 	    db_state, NULL);
 
@@ -293,6 +299,7 @@ main(int argc, char **argv)
 
 	ctl_free(app.ctl);
 	db_free(app.db);
+	sched_free();
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);

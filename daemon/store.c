@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "db.h"
+#include "deadline.h"
 #include "log.h"
 #include "migrations.h"
 #include "proto.h"
@@ -31,8 +32,18 @@
 	DATE("r.forwarded_on") ", " DATE("r.statutory_due_on") ", "	\
 	DATE("r.operational_due_on") ", " DATE("r.due_on") ", "		\
 	"r.extended, " DATE("r.closed_on") ", r.outcome, "		\
-	INSTANT("r.created_at")
-#define REQ_NCOLS	19
+	INSTANT("r.created_at") ", " DATE("r.extended_on") ", "		\
+	"r.extension_reason, r.reject_reason, r.outcome_note, "		\
+	"r.paused_days, " DATE("r.awaiting_since") ", "			\
+	INSTANT("r.next_alert_at")
+#define REQ_NCOLS	26
+
+#define HISTORY_SQL							\
+	"(SELECT coalesce(json_agg(json_build_object('seq', a.seq, "	\
+	"'at', " INSTANT("a.at") ", 'action', a.action, "		\
+	"'actor', a.actor, 'uid', a.actor_uid, 'role', a.actor_role, "	\
+	"'note', a.note, 'details', a.details) ORDER BY a.seq), '[]') "	\
+	"FROM audit_events a WHERE a.request_id = r.id)"
 
 #define ENTITY_COLS							\
 	"e.code, e.name, e.email, e.dpo_email, "			\
@@ -101,6 +112,14 @@ req_json(const struct db_res *res, int row, int c0, int today)
 	add_str_or_null(o, "closed_on", db_value(res, row, c0 + 16));
 	add_str_or_null(o, "outcome", db_value(res, row, c0 + 17));
 	add_str_or_null(o, "created_at", db_value(res, row, c0 + 18));
+	add_str_or_null(o, "extended_on", db_value(res, row, c0 + 19));
+	add_str_or_null(o, "extension_reason", db_value(res, row, c0 + 20));
+	add_str_or_null(o, "reject_reason", db_value(res, row, c0 + 21));
+	add_str_or_null(o, "outcome_note", db_value(res, row, c0 + 22));
+	cJSON_AddNumberToObject(o, "paused_days",
+	    atoi(db_value(res, row, c0 + 23)));
+	add_str_or_null(o, "awaiting_since", db_value(res, row, c0 + 24));
+	add_str_or_null(o, "next_alert_at", db_value(res, row, c0 + 25));
 	return o;
 }
 
@@ -123,6 +142,42 @@ entity_json(const struct db_res *res, int row)
 	free(copy);
 	add_str_or_null(o, "created_at", db_value(res, row, 5));
 	return o;
+}
+
+/* Heap text of a day, NULL for DL_NONE. */
+static char *
+date_param(int day)
+{
+	char	buf[11];
+
+	if (day == DL_NONE)
+		return NULL;
+	cal_format_date(day, buf);
+	return xstrdup(buf);
+}
+
+/* Heap RFC 3339 text of an instant, NULL for DL_NO_TIME. */
+static char *
+instant_param(time_t t)
+{
+	char	buf[21];
+
+	if (t == DL_NO_TIME)
+		return NULL;
+	store_format_instant(t, buf);
+	return xstrdup(buf);
+}
+
+/* A day from the database's text, DL_NONE for NULL. */
+static int
+date_value(const struct db_res *res, int row, int col)
+{
+	const char	*v = db_value(res, row, col);
+	int		 day;
+
+	if (v == NULL || cal_parse_date(v, &day) != 0)
+		return DL_NONE;
+	return day;
 }
 
 /* One statement in flight for a store_cb caller. */
@@ -480,10 +535,20 @@ static const char request_file_sql[] =
     "WITH ins AS ("
     " INSERT INTO requests (entity_id, type, subject_name, subject_tax_code,"
     "  subject_email, channel, protocol, summary, received_on,"
-    "  statutory_due_on, due_on, idempotency_key, created_at, updated_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $12)"
+    "  statutory_due_on, due_on, idempotency_key, created_at, updated_at,"
+    "  next_alert_at)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $12,"
+    "  $16)"
     " ON CONFLICT (entity_id, idempotency_key) DO NOTHING"
     " RETURNING *), "
+    "ob AS ("
+    " INSERT INTO outbox (event, request_id, entity_id, channel, recipient,"
+    "  payload, next_attempt_at, created_at)"
+    " SELECT 'request.filed', ins.id, ins.entity_id, rc.channel,"
+    "  rc.recipient, jsonb_build_object('event', 'request.filed', 'at', $12,"
+    "  'request', dsrd_request_public(ins::requests)), $12, $12"
+    " FROM ins, dsrd_recipients(ins.entity_id, 'request.filed', $17,"
+    "  $18::text[]) rc), "
     "aud AS ("
     " INSERT INTO audit_events (request_id, entity_id, at, actor, actor_uid,"
     "  actor_role, action)"
@@ -544,8 +609,8 @@ store_request_file(struct db *db, const struct request_in *in,
 	cal_format_date(in->statutory_due_on, due);
 	store_format_instant(now, at);
 	sq->sql = xstrdup(request_file_sql);
-	sq->nparams = 15;
-	sq->params = xcalloc(15, sizeof *sq->params);
+	sq->nparams = 18;
+	sq->params = xcalloc(18, sizeof *sq->params);
 #define P(i, v)	sq->params[i] = (v) != NULL ? xstrdup(v) : NULL
 	sq->params[0] = xasprintf("%lld", in->entity_id);
 	P(1, req_type_names[in->type]);
@@ -562,6 +627,9 @@ store_request_file(struct db *db, const struct request_in *in,
 	P(12, who->user);
 	sq->params[13] = xasprintf("%u", who->uid);
 	P(14, who->role);
+	sq->params[15] = instant_param(in->next_alert_at);
+	P(16, in->notify.dpo_email);
+	P(17, in->notify.webhooks);
 #undef P
 	db_query(db, sq->sql, sq->nparams, (const char *const *)sq->params,
 	    request_file_cb, sq);
@@ -597,11 +665,7 @@ store_request_show(struct db *db, long long id, int today, store_cb *cb,
 	const char	*p[1] = { ids };
 
 	snprintf(ids, sizeof ids, "%lld", id);
-	db_query(db, "SELECT " REQ_COLS ", (SELECT coalesce(json_agg("
-	    "json_build_object('seq', a.seq, 'at', " INSTANT("a.at") ", "
-	    "'action', a.action, 'actor', a.actor, 'role', a.actor_role, "
-	    "'note', a.note) ORDER BY a.seq), '[]') FROM audit_events a "
-	    "WHERE a.request_id = r.id) "
+	db_query(db, "SELECT " REQ_COLS ", " HISTORY_SQL " "
 	    "FROM requests r JOIN entities e ON e.id = r.entity_id "
 	    "WHERE r.id = $1", 1, p, request_show_cb,
 	    sq_new(db, cb, arg, today));
@@ -684,4 +748,526 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
 	db_query(db, sql.data, n, p, request_list_cb,
 	    sq_new(db, cb, arg, today));
 	buf_free(&sql);
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+/* The columns of a request_row, in the order row_decode() reads them. */
+#define ROW_COLS							\
+	"r.id, r.entity_id, r.type, r.status, r.status_before_await, "	\
+	DATE("r.received_on") ", " DATE("r.forwarded_on") ", "		\
+	DATE("r.awaiting_since") ", " DATE("r.extended_on") ", "	\
+	"r.extended, r.paused_days, r.op_paused_days, "			\
+	DATE("r.statutory_due_on") ", " DATE("r.due_on") ", "		\
+	"extract(epoch FROM r.alerts_after)::bigint, "			\
+	"array_to_string(e.holidays, ',')"
+
+static int
+row_decode(const struct db_res *res, int i, struct request_row *r)
+{
+	const char	*v;
+	char		*cause = NULL;
+
+	memset(r, 0, sizeof *r);
+	r->id = strtoll(db_value(res, i, 0), NULL, 10);
+	r->entity_id = strtoll(db_value(res, i, 1), NULL, 10);
+	r->type = val_lookup(db_value(res, i, 2), req_type_names,
+	    REQ_TYPE_COUNT);
+	r->status = val_lookup(db_value(res, i, 3), req_status_names, ST_COUNT);
+	v = db_value(res, i, 4);
+	r->status_before = v ? val_lookup(v, req_status_names, ST_COUNT) : -1;
+	r->received_on = date_value(res, i, 5);
+	r->forwarded_on = date_value(res, i, 6);
+	r->awaiting_since = date_value(res, i, 7);
+	r->extended_on = date_value(res, i, 8);
+	r->extended = strcmp(db_value(res, i, 9), "t") == 0;
+	r->paused_days = atoi(db_value(res, i, 10));
+	r->op_paused_days = atoi(db_value(res, i, 11));
+	r->statutory_due_on = date_value(res, i, 12);
+	r->due_on = date_value(res, i, 13);
+	v = db_value(res, i, 14);
+	r->alerts_after = v ? (time_t)strtoll(v, NULL, 10) : DL_NO_TIME;
+	if (r->type < 0 || r->status < 0 || r->received_on == DL_NONE ||
+	    cal_local_parse(db_value(res, i, 15), &r->holidays, &cause) != 0) {
+		free(cause);
+		log_error("request %lld: unreadable row", r->id);
+		return -1;
+	}
+	return 0;
+}
+
+struct store_tx {
+	struct db	*db;
+	struct db_txn	*txn;
+	store_lock_cb	*lock_cb;
+	store_cb	*cb;
+	void		*arg;
+	int		 today;
+	long long	 id;
+	char		*params[28];
+	int		 nparams;
+	cJSON		*json;		/* the answer, once committed */
+};
+
+static void
+tx_free(struct store_tx *tx)
+{
+	for (int i = 0; i < tx->nparams; i++)
+		free(tx->params[i]);
+	cJSON_Delete(tx->json);
+	free(tx);
+}
+
+void
+store_tx_abort(struct store_tx *tx)
+{
+	if (tx->txn != NULL)
+		db_txn_rollback(tx->txn);
+	tx_free(tx);
+}
+
+static int
+res_err(const struct db_res *res, const char *what)
+{
+	if (res->unavailable)
+		return E_UNAVAILABLE;
+	log_error("%s: SQL error %s: %s", what,
+	    res->sqlstate ? res->sqlstate : "?",
+	    res->message ? res->message : "?");
+	return E_INTERNAL;
+}
+
+static void
+lock_row_cb(const struct db_res *res, void *arg)
+{
+	struct store_tx		*tx = arg;
+	struct request_row	 row;
+	int			 err = 0;
+
+	if (!res->ok)
+		err = res_err(res, "request lock");
+	else if (db_ntuples(res) == 0)
+		err = E_NOT_FOUND;
+	else if (row_decode(res, 0, &row) != 0)
+		err = E_INTERNAL;
+	if (err != 0) {
+		tx->lock_cb(NULL, err, NULL, tx->arg);
+		store_tx_abort(tx);
+		return;
+	}
+	tx->lock_cb(tx, 0, &row, tx->arg);
+}
+
+static void
+lock_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
+{
+	struct store_tx	*tx = arg;
+	char		 ids[24];
+	const char	*p[1] = { ids };
+
+	if (txn == NULL) {
+		tx->lock_cb(NULL, res_err(res, "BEGIN"), NULL, tx->arg);
+		tx_free(tx);
+		return;
+	}
+	tx->txn = txn;
+	snprintf(ids, sizeof ids, "%lld", tx->id);
+	db_txn_query(txn, "SELECT " ROW_COLS " FROM requests r JOIN entities e "
+	    "ON e.id = r.entity_id WHERE r.id = $1 FOR UPDATE OF r", 1, p,
+	    lock_row_cb, tx);
+}
+
+void
+store_request_lock(struct db *db, long long id, store_lock_cb *cb, void *arg)
+{
+	struct store_tx	*tx = xcalloc(1, sizeof *tx);
+
+	tx->db = db;
+	tx->id = id;
+	tx->lock_cb = cb;
+	tx->arg = arg;
+	db_begin(db, lock_begin_cb, tx);
+}
+
+static const char request_apply_sql[] =
+    "WITH u AS ("
+    " UPDATE requests SET status = $2, status_before_await = $3,"
+    "  forwarded_on = $4, awaiting_since = $5, extended = $6,"
+    "  extended_on = $7, paused_days = $9,"
+    "  extension_reason = coalesce($8, extension_reason),"
+    "  op_paused_days = $10, statutory_due_on = $11,"
+    "  operational_due_on = $12, due_on = $13, closed_on = $14,"
+    "  outcome = $15, reject_reason = coalesce($16, reject_reason),"
+    "  outcome_note = coalesce($17, outcome_note),"
+    "  next_alert_at = $18, updated_at = $19"
+    " WHERE id = $1 RETURNING *), "
+    "a AS ("
+    " INSERT INTO audit_events (request_id, entity_id, at, actor, actor_uid,"
+    "  actor_role, action, note, details)"
+    " SELECT id, entity_id, $19, $20, $21, $22, $23, $24, $25::jsonb"
+    " FROM u), "
+    "ob AS ("
+    " INSERT INTO outbox (event, request_id, entity_id, channel, recipient,"
+    "  payload, next_attempt_at, created_at)"
+    " SELECT $26, u.id, u.entity_id, rc.channel, rc.recipient,"
+    "  jsonb_build_object('event', $26, 'at', $19,"
+    "  'request', dsrd_request_public(u::requests)), $19, $19"
+    " FROM u, dsrd_recipients(u.entity_id, $26, $27, $28::text[]) rc"
+    " WHERE $26::text IS NOT NULL) "
+    "SELECT " REQ_COLS " FROM u r JOIN entities e ON e.id = r.entity_id";
+
+static void
+apply_commit_cb(const struct db_res *res, void *arg)
+{
+	struct store_tx		*tx = arg;
+	struct store_res	 out = { 0 };
+
+	if (!res->ok) {
+		/* After a failed COMMIT the change may or may not be there:
+		   the client is told "unavailable", never "done". */
+		out.err = res_err(res, "COMMIT");
+		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
+		    "internal error (logged)";
+	} else {
+		out.json = tx->json;
+		tx->json = NULL;
+	}
+	tx->cb(&out, tx->arg);
+	tx_free(tx);
+}
+
+static void
+apply_cb(const struct db_res *res, void *arg)
+{
+	struct store_tx		*tx = arg;
+	struct store_res	 out = { 0 };
+
+	if (!res->ok || db_ntuples(res) != 1) {
+		out.err = res->ok ? E_INTERNAL : res_err(res, "request update");
+		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
+		    "internal error (logged)";
+		tx->cb(&out, tx->arg);
+		store_tx_abort(tx);
+		return;
+	}
+	tx->json = req_json(res, 0, 0, tx->today);
+	db_txn_commit(tx->txn, apply_commit_cb, tx);
+	tx->txn = NULL;
+}
+
+void
+store_request_apply(struct store_tx *tx, const struct request_change *c,
+    const struct actor *who, time_t now, int today, store_cb *cb, void *arg)
+{
+	char	**p = tx->params;
+
+	tx->cb = cb;
+	tx->arg = arg;
+	tx->today = today;
+	tx->nparams = 28;
+#define S(i, v)	p[i] = (v) != NULL ? xstrdup(v) : NULL
+	p[0] = xasprintf("%lld", tx->id);
+	S(1, req_status_names[c->status]);
+	S(2, c->status_before >= 0 ? req_status_names[c->status_before] : NULL);
+	p[3] = date_param(c->forwarded_on);
+	p[4] = date_param(c->awaiting_since);
+	S(5, c->extended ? "true" : "false");
+	p[6] = date_param(c->extended_on);
+	S(7, c->extension_reason);
+	p[8] = xasprintf("%d", c->paused_days);
+	p[9] = xasprintf("%d", c->op_paused_days);
+	p[10] = date_param(c->statutory_due_on);
+	p[11] = date_param(c->operational_due_on);
+	p[12] = date_param(c->due_on);
+	p[13] = date_param(c->closed_on);
+	S(14, c->outcome);
+	S(15, c->reject_reason);
+	S(16, c->outcome_note);
+	p[17] = instant_param(c->next_alert_at);
+	p[18] = instant_param(now);
+	S(19, who->user);
+	p[20] = xasprintf("%u", who->uid);
+	S(21, who->role);
+	S(22, c->action);
+	S(23, c->note);
+	S(24, c->details);
+	S(25, c->event);
+	S(26, c->notify.dpo_email);
+	S(27, c->notify.webhooks);
+#undef S
+	db_txn_query(tx->txn, request_apply_sql, tx->nparams,
+	    (const char *const *)p, apply_cb, tx);
+}
+
+static void
+history_cb(const struct db_res *res, void *arg)
+{
+	struct sq	*sq = arg;
+	cJSON		*o, *h;
+
+	if (!res->ok) {
+		sq_fail(sq, res, "request.history");
+		return;
+	}
+	if (db_ntuples(res) == 0) {
+		sq_done(sq, E_NOT_FOUND, "no such request", NULL);
+		return;
+	}
+	h = cJSON_Parse(db_value(res, 0, 0));
+	if (h == NULL)
+		h = cJSON_CreateArray();
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", strtod(db_value(res, 0, 1), NULL));
+	cJSON_AddItemToObject(o, "events", h);
+	sq_done(sq, 0, NULL, o);
+}
+
+void
+store_request_history(struct db *db, long long id, store_cb *cb, void *arg)
+{
+	char		 ids[24];
+	const char	*p[1] = { ids };
+
+	snprintf(ids, sizeof ids, "%lld", id);
+	db_query(db, "SELECT " HISTORY_SQL ", r.id FROM requests r "
+	    "WHERE r.id = $1", 1, p, history_cb, sq_new(db, cb, arg, 0));
+}
+
+/* ---- alerts ------------------------------------------------------------ */
+
+struct batch {
+	struct store_tx	*tx;
+	store_batch_cb	*cb;
+	void		*arg;
+	char		 now[21];
+	char		 limit[16];
+	store_raised_cb	*raised_cb;
+	char		*params[9];
+};
+
+static void
+batch_rows_cb(const struct db_res *res, void *arg)
+{
+	struct batch		*b = arg;
+	struct request_row	*rows;
+	int			 n, k = 0;
+
+	if (!res->ok) {
+		b->cb(NULL, res_err(res, "alert batch"), NULL, 0, b->arg);
+		store_tx_abort(b->tx);
+		free(b);
+		return;
+	}
+	n = db_ntuples(res);
+	rows = xcalloc((size_t)n + 1, sizeof *rows);
+	for (int i = 0; i < n; i++)
+		if (row_decode(res, i, &rows[k]) == 0)
+			k++;
+	b->tx->json = NULL;
+	/* the tx carries the batch from here */
+	b->tx->arg = b;
+	b->cb(b->tx, 0, rows, k, b->arg);
+	free(rows);
+}
+
+static void
+batch_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
+{
+	struct batch	*b = arg;
+	const char	*p[2] = { b->now, b->limit };
+
+	if (txn == NULL) {
+		b->cb(NULL, res_err(res, "BEGIN"), NULL, 0, b->arg);
+		tx_free(b->tx);
+		free(b);
+		return;
+	}
+	b->tx->txn = txn;
+	db_txn_query(txn, "SELECT " ROW_COLS " FROM requests r JOIN entities e "
+	    "ON e.id = r.entity_id WHERE r.next_alert_at <= $1 "
+	    "ORDER BY r.next_alert_at, r.id LIMIT $2 "
+	    "FOR UPDATE OF r SKIP LOCKED", 2, p, batch_rows_cb, b);
+}
+
+void
+store_alert_batch(struct db *db, time_t now, int limit, store_batch_cb *cb,
+    void *arg)
+{
+	struct batch	*b = xcalloc(1, sizeof *b);
+
+	b->tx = xcalloc(1, sizeof *b->tx);
+	b->tx->db = db;
+	b->cb = cb;
+	b->arg = arg;
+	store_format_instant(now, b->now);
+	snprintf(b->limit, sizeof b->limit, "%d", limit);
+	db_begin(db, batch_begin_cb, b);
+}
+
+static const char alert_commit_sql[] =
+    "WITH i AS ("
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[],"
+    "  $4::date[], $5::int[], $6::timestamptz[])"
+    " AS t(request_id, kind, moment, due_on, days_before, next_at)), "
+    "u AS ("
+    " UPDATE requests r SET alerts_after = $7, next_alert_at = i.next_at"
+    " FROM i WHERE r.id = i.request_id RETURNING r.*), "
+    "ins AS ("
+    " INSERT INTO alerts (request_id, kind, moment, due_on, raised_at)"
+    " SELECT request_id, kind, moment, due_on, $7 FROM i"
+    " WHERE kind IS NOT NULL"
+    " ON CONFLICT DO NOTHING RETURNING request_id, kind, moment, due_on), "
+    "ob AS ("
+    " INSERT INTO outbox (event, request_id, entity_id, channel, recipient,"
+    "  payload, next_attempt_at, created_at)"
+    " SELECT 'request.' || ins.kind, u.id, u.entity_id, rc.channel,"
+    "  rc.recipient, jsonb_build_object('event', 'request.' || ins.kind,"
+    "  'at', $7, 'request', dsrd_request_public(u::requests),"
+    "  'alert', jsonb_build_object('kind', ins.kind,"
+    "  'moment', to_char(ins.moment AT TIME ZONE 'UTC',"
+    "  'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+    "  'due_on', to_char(ins.due_on, 'YYYY-MM-DD'),"
+    "  'days_before', i.days_before)), $7, $7"
+    " FROM ins JOIN u ON u.id = ins.request_id"
+    " JOIN i ON i.request_id = ins.request_id,"
+    " dsrd_recipients(u.entity_id, 'request.' || ins.kind, $8,"
+    "  ARRAY(SELECT jsonb_array_elements_text($9::jsonb ->"
+    "  ('request.' || ins.kind)))) rc) "
+    "SELECT ins.request_id, ins.kind FROM ins";
+
+static void
+alert_commit_done(const struct db_res *res, void *arg)
+{
+	struct batch	*b = arg;
+
+	if (!res->ok)
+		b->raised_cb(res_err(res, "alert COMMIT"), 0, b->arg);
+	else
+		b->raised_cb(0, b->tx->nparams, b->arg);
+	for (int i = 0; i < 9; i++)
+		free(b->params[i]);
+	tx_free(b->tx);
+	free(b);
+}
+
+static void
+alert_commit_cb(const struct db_res *res, void *arg)
+{
+	struct batch	*b = arg;
+
+	if (!res->ok) {
+		b->raised_cb(res_err(res, "alert insert"), 0, b->arg);
+		for (int i = 0; i < 9; i++)
+			free(b->params[i]);
+		store_tx_abort(b->tx);
+		free(b);
+		return;
+	}
+	for (int i = 0; i < db_ntuples(res); i++)
+		log_info("request %s: %s alert raised", db_value(res, i, 0),
+		    db_value(res, i, 1));
+	/* nparams is free for reuse here: it carries the count */
+	b->tx->nparams = db_ntuples(res);
+	db_txn_commit(b->tx->txn, alert_commit_done, b);
+	b->tx->txn = NULL;
+}
+
+void
+store_alert_commit(struct store_tx *tx, const struct alert_out *a, int n,
+    time_t now, const char *dpo_email, const char *webhooks,
+    store_raised_cb *cb, void *arg)
+{
+	struct batch	*b = tx->arg;
+	struct buf	 ids, kinds, moments, dues, before, next;
+	char		 t[21], d[11];
+
+	b->raised_cb = cb;
+	b->arg = arg;
+	buf_init(&ids);
+	buf_init(&kinds);
+	buf_init(&moments);
+	buf_init(&dues);
+	buf_init(&before);
+	buf_init(&next);
+	for (int i = 0; i < n; i++) {
+		const char *sep = i ? "," : "{";
+
+		buf_addf(&ids, "%s%lld", sep, a[i].request_id);
+		if (a[i].kind >= 0) {
+			store_format_instant(a[i].moment, t);
+			cal_format_date(a[i].due_on, d);
+			buf_addf(&kinds, "%s%s", sep, dl_kind_names[a[i].kind]);
+			buf_addf(&moments, "%s%s", sep, t);
+			buf_addf(&dues, "%s%s", sep, d);
+			buf_addf(&before, "%s%d", sep, a[i].days_before);
+		} else {
+			buf_addf(&kinds, "%sNULL", sep);
+			buf_addf(&moments, "%sNULL", sep);
+			buf_addf(&dues, "%sNULL", sep);
+			buf_addf(&before, "%sNULL", sep);
+		}
+		if (a[i].next_at != DL_NO_TIME) {
+			store_format_instant(a[i].next_at, t);
+			buf_addf(&next, "%s%s", sep, t);
+		} else
+			buf_addf(&next, "%sNULL", sep);
+	}
+	if (n == 0) {
+		buf_adds(&ids, "{");
+		buf_adds(&kinds, "{");
+		buf_adds(&moments, "{");
+		buf_adds(&dues, "{");
+		buf_adds(&before, "{");
+		buf_adds(&next, "{");
+	}
+	buf_adds(&ids, "}");
+	buf_adds(&kinds, "}");
+	buf_adds(&moments, "}");
+	buf_adds(&dues, "}");
+	buf_adds(&before, "}");
+	buf_adds(&next, "}");
+	b->params[0] = buf_take(&ids);
+	b->params[1] = buf_take(&kinds);
+	b->params[2] = buf_take(&moments);
+	b->params[3] = buf_take(&dues);
+	b->params[4] = buf_take(&before);
+	b->params[5] = buf_take(&next);
+	b->params[6] = instant_param(now);
+	b->params[7] = dpo_email ? xstrdup(dpo_email) : NULL;
+	b->params[8] = xstrdup(webhooks ? webhooks : "{}");
+	db_txn_query(tx->txn, alert_commit_sql, 9,
+	    (const char *const *)b->params, alert_commit_cb, b);
+}
+
+struct nextq {
+	store_next_cb	*cb;
+	void		*arg;
+};
+
+static void
+next_alert_cb(const struct db_res *res, void *arg)
+{
+	struct nextq	*q = arg;
+	const char	*v;
+
+	if (!res->ok)
+		q->cb(res_err(res, "next alert"), DL_NO_TIME, q->arg);
+	else {
+		v = db_value(res, 0, 0);
+		q->cb(0, v ? (time_t)strtoll(v, NULL, 10) : DL_NO_TIME, q->arg);
+	}
+	free(q);
+}
+
+void
+store_next_alert(struct db *db, store_next_cb *cb, void *arg)
+{
+	struct nextq	*q = xmalloc(sizeof *q);
+
+	q->cb = cb;
+	q->arg = arg;
+	/* min() over the partial index: one index probe, whatever the size */
+	db_query(db, "SELECT extract(epoch FROM min(next_alert_at))::bigint "
+	    "FROM requests WHERE next_alert_at IS NOT NULL", 0, NULL,
+	    next_alert_cb, q);
 }

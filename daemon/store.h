@@ -56,6 +56,12 @@ typedef void	store_entity_cb(int err, const struct entity_ref *, void *);
 void	store_entity_get(struct db *, const char *code, store_entity_cb *,
 	    void *);
 
+/* Where notifications of an event go, besides the body's own addresses. */
+struct notify_to {
+	const char	*dpo_email;	/* [dpo] email, or NULL */
+	const char	*webhooks;	/* "{name,name}": subscribed webhooks */
+};
+
 struct request_in {
 	long long	 entity_id;
 	int		 type;		/* enum req_type */
@@ -68,6 +74,8 @@ struct request_in {
 	const char	*idempotency_key;
 	int		 received_on;
 	int		 statutory_due_on;
+	time_t		 next_alert_at;		/* DL_NO_TIME: none */
+	struct notify_to notify;		/* of request.filed */
 };
 /*
  * Inserts the request and its "file" audit event in one statement. json: the
@@ -76,6 +84,103 @@ struct request_in {
  */
 void	store_request_file(struct db *, const struct request_in *,
 	    const struct actor *, time_t now, int today, store_cb *, void *);
+/* A request as the lifecycle and the scheduler need it. */
+struct request_row {
+	long long		 id;
+	long long		 entity_id;
+	int			 type;		/* enum req_type */
+	int			 status;	/* enum req_status */
+	int			 status_before;	/* before awaiting_subject, or -1 */
+	int			 received_on;	/* day numbers, DL_NONE for NULL */
+	int			 forwarded_on;
+	int			 awaiting_since;
+	int			 extended_on;
+	bool			 extended;
+	int			 paused_days;
+	int			 op_paused_days;
+	int			 statutory_due_on;
+	int			 due_on;
+	time_t			 alerts_after;	/* DL_NO_TIME for NULL */
+	struct cal_local	 holidays;	/* the body's */
+};
+
+/* A transaction holding one request's row lock. */
+struct store_tx;
+/* tx and row are NULL on error (err: E_NOT_FOUND, E_UNAVAILABLE, ...). */
+typedef void	store_lock_cb(struct store_tx *, int err,
+		    const struct request_row *, void *arg);
+/* BEGIN; SELECT ... FOR UPDATE of the request. */
+void	store_request_lock(struct db *, long long id, store_lock_cb *, void *);
+/* ROLLBACK and free. */
+void	store_tx_abort(struct store_tx *);
+
+/* The new state of a request after a transition, and its audit event. */
+struct request_change {
+	int		 status;
+	int		 status_before;		/* -1: NULL */
+	int		 forwarded_on;		/* DL_NONE: NULL */
+	int		 awaiting_since;
+	bool		 extended;
+	int		 extended_on;
+	const char	*extension_reason;
+	int		 paused_days;
+	int		 op_paused_days;
+	int		 statutory_due_on;
+	int		 operational_due_on;
+	int		 due_on;
+	int		 closed_on;
+	const char	*outcome;
+	const char	*reject_reason;
+	const char	*outcome_note;
+	time_t		 next_alert_at;		/* DL_NO_TIME: none */
+	const char	*action;		/* audit: lc_action_names[] */
+	const char	*note;
+	const char	*details;		/* audit: JSON text, or NULL */
+	const char	*event;			/* "request.forwarded" or NULL */
+	struct notify_to notify;
+};
+/*
+ * UPDATE, audit event and notifications in one statement, then COMMIT; json:
+ * the request as it is now. The handle is freed.
+ */
+void	store_request_apply(struct store_tx *, const struct request_change *,
+	    const struct actor *, time_t now, int today, store_cb *, void *);
+
+/*
+ * The scheduler's batch: BEGIN; the open requests whose next alert moment
+ * is at or before now, locked FOR UPDATE SKIP LOCKED (so that several
+ * daemons share the work and never raise an alert twice), oldest first.
+ */
+typedef void	store_batch_cb(struct store_tx *, int err,
+		    const struct request_row *, int n, void *arg);
+void	store_alert_batch(struct db *, time_t now, int limit, store_batch_cb *,
+	    void *);
+
+/* What the scheduler decided for one request of the batch. */
+struct alert_out {
+	long long	 request_id;
+	int		 kind;		/* enum dl_kind, or -1: no alert */
+	time_t		 moment;
+	int		 due_on;
+	int		 days_before;
+	time_t		 next_at;	/* DL_NO_TIME: none */
+};
+typedef void	store_raised_cb(int err, int raised, void *arg);
+/*
+ * Records the alerts (once per request, kind and moment: a duplicate is
+ * skipped), queues their notifications, moves each request's next alert
+ * moment, COMMIT. webhooks: JSON {"request.overdue": ["name", ...], ...}.
+ */
+void	store_alert_commit(struct store_tx *, const struct alert_out *, int n,
+	    time_t now, const char *dpo_email, const char *webhooks,
+	    store_raised_cb *, void *);
+/* Calls back with the earliest next_alert_at (DL_NO_TIME: none). */
+typedef void	store_next_cb(int err, time_t next, void *arg);
+void	store_next_alert(struct db *, store_next_cb *, void *);
+
+/* json: {"events": [...]} of a request; E_NOT_FOUND. */
+void	store_request_history(struct db *, long long id, store_cb *, void *);
+
 /* json: the request plus "history"; E_NOT_FOUND. */
 void	store_request_show(struct db *, long long id, int today, store_cb *,
 	    void *);
