@@ -32,6 +32,7 @@ DSRCTL_BIN = os.environ.get("DSRCTL_BIN", str(REPO / "build/asan/dsrctl"))
 PGTMP = str(REPO / "scripts/pgtmp")
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "LeakSanitizer has encountered",
                    "runtime error:", "SUMMARY: UndefinedBehaviorSanitizer")
 
 # Every daemon started in the current module, for log tails on failure.
@@ -420,6 +421,14 @@ def unchanged(pg, dsrd):
     before = pg.counts()
     yield
     assert pg.counts() == before, "a refused command wrote rows"
+
+
+def pytest_sessionstart(session):
+    for name, path in (("DSRD_BIN", DSRD_BIN), ("DSRCTL_BIN", DSRCTL_BIN)):
+        if not os.access(path, os.X_OK):
+            pytest.exit("%s=%s is not an executable: build it first "
+                        "(make build/asan/dsrd build/asan/dsrctl)"
+                        % (name, path), returncode=2)
 
 
 @pytest.hookimpl(hookwrapper=True)
