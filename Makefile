@@ -25,8 +25,9 @@ PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
-BASEFLAGS = -std=c17 -D_GNU_SOURCE -DDSR_VERSION='"$(VERSION)"' -Idaemon \
-	   -I$(B)/gen $(WARN) -g -MMD -MP
+# -iquote, not -I: daemon/sched.h must not shadow <sched.h> (pthread.h).
+BASEFLAGS = -std=c17 -D_GNU_SOURCE -DDSR_VERSION='"$(VERSION)"' \
+	   -iquote daemon -iquote $(B)/gen $(WARN) -g -MMD -MP
 REL_CFLAGS = $(BASEFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	   -fno-omit-frame-pointer
@@ -37,11 +38,12 @@ A	 = build/asan
 
 # Every daemon module but main.c goes into a library the tests link.
 CORE	 = util log proto calendar validate config lifecycle db store control cmd \
-	   cmd-request cmd-entity cmd-admin
+	   cmd-request cmd-entity cmd-admin \
+	   audit store-admin cmd-audit
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd
+UNIT	 = calendar validate proto config util db cmd audit
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -105,6 +107,7 @@ T_proto	 = proto util
 T_util	 = util
 T_config = config validate calendar util log
 T_db	 = db util log
+T_audit	 = audit util
 T_cmd	 = $(CORE) migrations
 .SECONDEXPANSION:
 $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))

@@ -79,6 +79,9 @@ static int	print_entities(const cJSON *);
 static int	print_filed(const cJSON *);
 static int	print_request(const cJSON *);
 static int	print_requests(const cJSON *);
+static int	print_audit(const cJSON *);
+static int	print_stats(const cJSON *);
+static int	print_outbox(const cJSON *);
 
 static const struct ctl_cmd cmds[] = {
 	{
@@ -143,6 +146,28 @@ static const struct ctl_cmd cmds[] = {
 			{ "limit", "limit", CTL_INT, 0, "N" },
 		},
 		.print = print_requests,
+	},
+	{
+		.name = "stats", .method = "stats",
+		.summary = "counts by state, overdue, due soon, median days "
+		    "to close",
+		.opts = { { "entity", "entity", CTL_STRING, 0, "CODE" } },
+		.print = print_stats,
+	},
+	{
+		.name = "outbox list", .method = "outbox.list",
+		.summary = "notifications waiting, failed or sent",
+		.opts = {
+			{ "state", "state", CTL_STRING, 0,
+			    "pending,sending,dead,sent" },
+			{ "limit", "limit", CTL_INT, 0, "N" },
+		},
+		.print = print_outbox,
+	},
+	{
+		.name = "audit verify", .method = "audit.verify",
+		.summary = "check the audit trail's hash chain",
+		.print = print_audit,
 	},
 };
 
@@ -572,6 +597,91 @@ print_requests(const cJSON *r)
 	}
 	table_print(&t, "");
 	printf("%d request%s\n", n, n == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+static int
+print_audit(const cJSON *r)
+{
+	char	*head = jcell(r, "head");
+
+	printf("audit trail OK: %lld event%s, head %.16s\u2026\n",
+	    jint(r, "events", 0), jint(r, "events", 0) == 1 ? "" : "s", head);
+	free(head);
+	return EXIT_OK;
+}
+
+static int
+print_stats(const cJSON *r)
+{
+	static const char *heads[] = { "ENTITY", "OPEN", "OVERDUE",
+	    "DUE-SOON" };
+	static const int right[] = { 0, 1, 1, 1 };
+	static const int state_right[] = { 0, 1 };
+	const cJSON	*by = jget(r, "by_status"), *e;
+	char		*today = jcell(r, "today");
+	char		*median = jcell(r, "median_days_to_close");
+	struct table	 t;
+
+	printf("Requests by state (today %s):\n", today);
+	table_init(&t, 2, NULL, state_right);
+	cJSON_ArrayForEach(e, by) {
+		table_add(&t, clean(xstrdup(e->string), 0));
+		table_add(&t, clean(jtext(e), 0));
+	}
+	table_print(&t, "  ");
+	printf("Open %lld, overdue %lld, due within 3 days %lld, median "
+	    "days to close %s\n", jint(r, "open", 0), jint(r, "overdue", 0),
+	    jint(r, "due_soon", 0), median);
+	free(today);
+	free(median);
+	if (cJSON_GetArraySize(jget(r, "by_entity")) == 0)
+		return EXIT_OK;
+	putchar('\n');
+	table_init(&t, nitems(heads), heads, right);
+	cJSON_ArrayForEach(e, jget(r, "by_entity")) {
+		table_add(&t, jcell(e, "entity"));
+		table_add(&t, jcell(e, "open"));
+		table_add(&t, jcell(e, "overdue"));
+		table_add(&t, jcell(e, "due_soon"));
+	}
+	table_print(&t, "");
+	return EXIT_OK;
+}
+
+static int
+print_outbox(const cJSON *r)
+{
+	static const char *heads[] = {
+		"ID", "CREATED", "EVENT", "REQUEST", "ENTITY", "CHANNEL",
+		"RECIPIENT", "STATE", "TRIES", "NEXT-ATTEMPT", "LAST-ERROR",
+	};
+	static const int right[] = { 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0 };
+	const cJSON	*list = jget(r, "items"), *e;
+	struct table	 t;
+	int		 n = cJSON_GetArraySize(list);
+
+	if (n == 0) {
+		printf("no notifications\n");
+		return EXIT_OK;
+	}
+	table_init(&t, nitems(heads), heads, right);
+	cJSON_ArrayForEach(e, list) {
+		table_add(&t, jcell(e, "id"));
+		table_add(&t, jcell(e, "created_at"));
+		table_add(&t, jcell(e, "event"));
+		table_add(&t, jcell(e, "request_id"));
+		table_add(&t, jcell(e, "entity"));
+		table_add(&t, jcell(e, "channel"));
+		table_add(&t, truncate_u8(jcell(e, "recipient"), 40));
+		table_add(&t, jcell(e, "state"));
+		table_add(&t, jcell(e, "attempts"));
+		table_add(&t, cJSON_IsString(jget(e, "sent_at")) ?
+		    xstrdup("-") : jcell(e, "next_attempt_at"));
+		table_add(&t, truncate_u8(jcell(e, "last_error"), 40));
+	}
+	table_print(&t, "");
+	printf("%d notification%s\n", n, n == 1 ? "" : "s");
 	return EXIT_OK;
 }
 

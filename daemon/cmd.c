@@ -57,6 +57,13 @@ static const struct cmd_def cmd_table[] = {
 	  "one request, with its deadlines and history" },
 	{ "request.list",	cmd_request_list,	R_WORK,
 	  "requests, soonest due first" },
+	{ "audit.verify",	cmd_audit_verify,	R_DPO,
+	  "check the audit trail's hash chain" },
+	{ "stats",		cmd_stats,		R_ALL,
+	  "counts by state, overdue, due soon, median days to close" },
+	{ "outbox.list",	cmd_outbox_list,
+	  ROLE_BIT(ROLE_OPERATOR) | R_DPO,
+	  "notifications waiting, failed or sent" },
 };
 
 const struct caller *

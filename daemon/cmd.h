@@ -94,5 +94,8 @@ struct cmd_result *cmd_entity_list(struct cmd *);
 struct cmd_result *cmd_request_file(struct cmd *);
 struct cmd_result *cmd_request_show(struct cmd *);
 struct cmd_result *cmd_request_list(struct cmd *);
+struct cmd_result *cmd_audit_verify(struct cmd *);
+struct cmd_result *cmd_stats(struct cmd *);
+struct cmd_result *cmd_outbox_list(struct cmd *);
 
 #endif
