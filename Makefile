@@ -37,13 +37,13 @@ B	 = build
 A	 = build/asan
 
 # Every daemon module but main.c goes into a library the tests link.
-CORE	 = util log proto calendar validate config lifecycle db store control cmd \
-	   cmd-request cmd-entity cmd-admin \
+CORE	 = util log proto calendar validate config lifecycle notify deadline db store control cmd \
+	   cmd-request cmd-entity cmd-admin cmd-lifecycle sched \
 	   audit store-admin cmd-audit
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd audit
+UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -107,6 +107,8 @@ T_proto	 = proto util
 T_util	 = util
 T_config = config validate calendar util log
 T_db	 = db util log
+T_deadline = deadline calendar config validate util log
+T_lifecycle = lifecycle util
 T_audit	 = audit util
 T_cmd	 = $(CORE) migrations
 .SECONDEXPANSION:

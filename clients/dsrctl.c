@@ -82,6 +82,8 @@ static int	print_requests(const cJSON *);
 static int	print_audit(const cJSON *);
 static int	print_stats(const cJSON *);
 static int	print_outbox(const cJSON *);
+static int	print_changed(const cJSON *);
+static int	print_history(const cJSON *);
 
 static const struct ctl_cmd cmds[] = {
 	{
@@ -146,6 +148,67 @@ static const struct ctl_cmd cmds[] = {
 			{ "limit", "limit", CTL_INT, 0, "N" },
 		},
 		.print = print_requests,
+	},
+	{
+		.name = "forward", .method = "request.forward",
+		.summary = "DPO forwards; starts the operational clock",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = {
+			{ "date", "date", CTL_DATE, 0, "YYYY-MM-DD" },
+			{ "note", "note", CTL_STRING, 0, "TEXT" },
+		},
+		.print = print_changed,
+	},
+	{
+		.name = "await-subject", .method = "request.await_subject",
+		.summary = "identity proof or clarification asked: pause",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 1, "TEXT" } },
+		.print = print_changed,
+	},
+	{
+		.name = "resume", .method = "request.resume",
+		.summary = "the person answered: the clocks run again",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 0, "TEXT" } },
+		.print = print_changed,
+	},
+	{
+		.name = "extend", .method = "request.extend",
+		.summary = "art. 12(3) extension, once, with a reason",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "reason", "reason", CTL_STRING, 1, "TEXT" } },
+		.print = print_changed,
+	},
+	{
+		.name = "complete", .method = "request.complete",
+		.summary = "done",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 0, "TEXT" } },
+		.print = print_changed,
+	},
+	{
+		.name = "reject", .method = "request.reject",
+		.summary = "refused, with a reason code",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = {
+			{ "reason", "reason", CTL_STRING, 1, "CODE" },
+			{ "note", "note", CTL_STRING, 0, "TEXT" },
+		},
+		.print = print_changed,
+	},
+	{
+		.name = "withdraw", .method = "request.withdraw",
+		.summary = "the person withdrew it",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 0, "TEXT" } },
+		.print = print_changed,
+	},
+	{
+		.name = "history", .method = "request.history",
+		.summary = "the audit events of a request",
+		.args = { { "ID", "id", CTL_INT } },
+		.print = print_history,
 	},
 	{
 		.name = "stats", .method = "stats",
@@ -525,8 +588,23 @@ print_request(const cJSON *r)
 		show_field("Overdue", xstrdup("yes  ** OVERDUE **"));
 	else
 		show_member("Overdue", r, "overdue");
+	if (!cJSON_IsNull(jget(r, "extended_on")) && jget(r, "extended_on"))
+		show_member("Extended on", r, "extended_on");
+	if (jget(r, "extension_reason") && !cJSON_IsNull(jget(r,
+	    "extension_reason")))
+		show_member("Extension reason", r, "extension_reason");
+	if (jget(r, "awaiting_since") && !cJSON_IsNull(jget(r,
+	    "awaiting_since")))
+		show_member("Awaiting since", r, "awaiting_since");
+	if (jint(r, "paused_days", 0) > 0)
+		show_member("Paused days", r, "paused_days");
 	show_member("Closed", r, "closed_on");
 	show_member("Outcome", r, "outcome");
+	if (jget(r, "reject_reason") && !cJSON_IsNull(jget(r,
+	    "reject_reason")))
+		show_member("Reject reason", r, "reject_reason");
+	if (jget(r, "outcome_note") && !cJSON_IsNull(jget(r, "outcome_note")))
+		show_member("Outcome note", r, "outcome_note");
 	show_member("Created", r, "created_at");
 	show_member("Summary", r, "summary");
 	if (!cJSON_IsArray(hist))
@@ -564,6 +642,43 @@ print_filed(const cJSON *r)
 	free(ent);
 	free(due);
 	return print_request(r);
+}
+
+static int
+print_changed(const cJSON *r)
+{
+	char	*st = jcell(r, "status"), *due = jcell(r, "due_on");
+
+	printf("request %lld is %s, due %s\n\n", jint(r, "id", 0), st, due);
+	free(st);
+	free(due);
+	return print_request(r);
+}
+
+static int
+print_history(const cJSON *r)
+{
+	static const char *heads[] = { "SEQ", "AT", "ACTOR", "ROLE", "ACTION",
+	    "NOTE" };
+	const cJSON	*ev, *evs = jget(r, "events");
+	struct table	 t;
+
+	printf("History of request %lld\n", jint(r, "id", 0));
+	if (!cJSON_IsArray(evs) || cJSON_GetArraySize(evs) == 0) {
+		printf("  no events\n");
+		return EXIT_OK;
+	}
+	table_init(&t, nitems(heads), heads, NULL);
+	cJSON_ArrayForEach(ev, evs) {
+		table_add(&t, jcell(ev, "seq"));
+		table_add(&t, jcell(ev, "at"));
+		table_add(&t, jcell(ev, "actor"));
+		table_add(&t, jcell(ev, "role"));
+		table_add(&t, jcell(ev, "action"));
+		table_add(&t, jcell(ev, "note"));
+	}
+	table_print(&t, "  ");
+	return EXIT_OK;
 }
 
 static int

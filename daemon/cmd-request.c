@@ -110,7 +110,7 @@ cmd_request_file(struct cmd *cmd)
 		{ .name = "summary", .type = PT_TEXT, .out = &in.summary,
 		  .max = 2000 },
 		{ .name = "idempotency_key", .type = PT_STRING,
-		  .out = &in.idempotency_key, .max = 200 },
+		  .out = &in.idempotency_key, .min = 1, .max = 200 },
 	};
 
 	if (!param(cmd, ps, sizeof ps / sizeof ps[0]))

@@ -64,6 +64,23 @@ static const struct cmd_def cmd_table[] = {
 	{ "outbox.list",	cmd_outbox_list,
 	  ROLE_BIT(ROLE_OPERATOR) | R_DPO,
 	  "notifications waiting, failed or sent" },
+	{ "request.history",	cmd_request_history,	R_WORK,
+	  "the audit events of a request" },
+	/* Transitions: lifecycle.c decides which role may take which. */
+	{ "request.forward",	cmd_request_forward,	R_WORK,
+	  "the DPO forwards a request; starts the operational clock" },
+	{ "request.await_subject", cmd_request_await_subject, R_WORK,
+	  "ask the person for identity proof or clarification (pause)" },
+	{ "request.resume",	cmd_request_resume,	R_WORK,
+	  "the person answered: the clocks run again" },
+	{ "request.extend",	cmd_request_extend,	R_WORK,
+	  "art. 12(3) extension to three months, once, with a reason" },
+	{ "request.complete",	cmd_request_complete,	R_WORK,
+	  "the request was answered" },
+	{ "request.reject",	cmd_request_reject,	R_WORK,
+	  "the request was refused, with a reason code" },
+	{ "request.withdraw",	cmd_request_withdraw,	R_WORK,
+	  "the person withdrew the request" },
 };
 
 const struct caller *
@@ -277,7 +294,9 @@ param_one(struct cmd *cmd, const struct param *p, const cJSON *v)
 		if (s == NULL)
 			return false;
 		if (*s == '\0') {
-			if (p->required) {
+			/* min > 0: may be absent, but not empty (an empty
+			   idempotency key must not silently mean none) */
+			if (p->required || p->min > 0) {
 				cmd_fail_field(cmd, p->name, "must not be empty");
 				return false;
 			}
@@ -465,8 +484,20 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 	cJSON			*req, *id = NULL, *params, *method, *ver;
 	const struct cmd_def	*def = NULL;
 	struct cmd		*cmd;
+	const char		*end = NULL;
+	bool			 notification;
 
-	req = cJSON_ParseWithLength(line, len);
+	req = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	if (req != NULL) {
+		/* One JSON value per line, nothing after it. */
+		while (end < line + len && (*end == ' ' || *end == '\t' ||
+		    *end == '\r'))
+			end++;
+		if (end != line + len) {
+			cJSON_Delete(req);
+			req = NULL;
+		}
+	}
 	if (req == NULL) {
 		reply_raw_error(conn, NULL, E_PARSE, "parse error: not valid JSON");
 		return;
@@ -479,6 +510,7 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 		return;
 	}
 	id = cJSON_DetachItemFromObjectCaseSensitive(req, "id");
+	notification = (id == NULL);
 	if (id != NULL && !cJSON_IsNumber(id) && !cJSON_IsString(id) &&
 	    !cJSON_IsNull(id)) {
 		cJSON_Delete(id);
@@ -515,7 +547,15 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 		if (strcmp(cmd_table[i].method, method->valuestring) == 0)
 			def = &cmd_table[i];
 	if (def == NULL) {
-		reply_raw_error(conn, id, E_METHOD_NOT_FOUND, "method not found");
+		char	*msg = xasprintf("method not found: %.64s",
+		    method->valuestring);
+
+		/* A notification is never answered, not even an error. */
+		if (notification)
+			ctl_conn_done(conn);
+		else
+			reply_raw_error(conn, id, E_METHOD_NOT_FOUND, msg);
+		free(msg);
 		cJSON_Delete(req);
 		return;
 	}
@@ -527,8 +567,11 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 	}
 	if (params != NULL && !cJSON_IsObject(params)) {
 		cJSON_Delete(params);
-		reply_raw_error(conn, id, E_INVALID_PARAMS,
-		    "params must be an object of named parameters");
+		if (notification)
+			ctl_conn_done(conn);
+		else
+			reply_raw_error(conn, id, E_INVALID_PARAMS,
+			    "params must be an object of named parameters");
 		return;
 	}
 

@@ -72,7 +72,8 @@ struct param {
 	enum param_type		 type;
 	bool			 required;
 	void			*out;
-	long long		 min, max;	/* PT_INT; PT_STRING/TEXT max chars */
+	long long		 min, max;	/* PT_INT range; PT_STRING/TEXT:
+						   max chars, min 1 = not empty */
 	const char *const	*names;		/* PT_ENUM */
 	int			 nnames;
 	bool			*present;	/* optional: was it given */
@@ -97,5 +98,13 @@ struct cmd_result *cmd_request_list(struct cmd *);
 struct cmd_result *cmd_audit_verify(struct cmd *);
 struct cmd_result *cmd_stats(struct cmd *);
 struct cmd_result *cmd_outbox_list(struct cmd *);
+struct cmd_result *cmd_request_history(struct cmd *);
+struct cmd_result *cmd_request_forward(struct cmd *);
+struct cmd_result *cmd_request_await_subject(struct cmd *);
+struct cmd_result *cmd_request_resume(struct cmd *);
+struct cmd_result *cmd_request_extend(struct cmd *);
+struct cmd_result *cmd_request_complete(struct cmd *);
+struct cmd_result *cmd_request_reject(struct cmd *);
+struct cmd_result *cmd_request_withdraw(struct cmd *);
 
 #endif
