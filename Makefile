@@ -146,7 +146,10 @@ install: all
 	    l=$$(basename $$d); install -d $(DESTDIR)$(DATADIR)/templates/$$l; \
 	    for f in $$d*; do [ -f "$$f" ] && install -m 644 $$f $(DESTDIR)$(DATADIR)/templates/$$l/; done; \
 	done; true
-	install -m 644 systemd/dsrd.service $(DESTDIR)$(UNITDIR)/dsrd.service
+	sed -e 's|/usr/local/sbin/dsrd|$(SBINDIR)/dsrd|' \
+	    -e 's|/etc/dsrd/|$(SYSCONFDIR)/dsrd/|' systemd/dsrd.service \
+	    > $(DESTDIR)$(UNITDIR)/dsrd.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/dsrd.service
 
 clean:
 	rm -rf $(B)
