@@ -27,6 +27,7 @@ WARN	 = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
 	   -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
 # -iquote, not -I: daemon/sched.h must not shadow <sched.h> (pthread.h).
 BASEFLAGS = -std=c17 -D_GNU_SOURCE -DDSR_VERSION='"$(VERSION)"' \
+	   -DDSR_TEMPLATES_DIR='"$(DATADIR)/templates"' \
 	   -iquote daemon -iquote $(B)/gen $(WARN) -g -MMD -MP
 REL_CFLAGS = $(BASEFLAGS) -O2 -fstack-protector-strong -D_FORTIFY_SOURCE=2
 SAN	 = -fsanitize=address,undefined -fno-sanitize-recover=undefined \

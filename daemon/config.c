@@ -153,8 +153,12 @@ static const struct cf_key cf_keys[] = {
 	    NULL, R, C(retry_min), 0 },
 	{ "notify", "retry_max", CF_DURATION, "1h", 1, 30 * DAY_S,
 	    NULL, R, C(retry_max), 0 },
-	{ "notify", "max_age", CF_DURATION, "5d", MIN_S, 365 * DAY_S,
+	{ "notify", "max_age", CF_DURATION, "5d", 1, 365 * DAY_S,
 	    NULL, R, C(max_age), 0 },
+	{ "notify", "templates", CF_STRING, DSR_TEMPLATES_DIR, 1, CF_MAX_LINE,
+	    NULL, R, C(templates), 0 },
+	{ "notify", "webhook_timeout", CF_DURATION, "10s", 1, 300,
+	    NULL, R, C(webhook_timeout), 0 },
 
 	{ "access", "dpo", CF_ACCESS, "", 0, 0,
 	    NULL, R, C(access_dpo), 0 },

@@ -65,6 +65,8 @@ struct config {
 	int	 retry_min;		/* seconds */
 	int	 retry_max;		/* seconds */
 	int	 max_age;		/* seconds */
+	char	*templates;		/* directory with it/, en/ */
+	int	 webhook_timeout;	/* seconds */
 
 	/* [access]: comma lists of user names and @groups */
 	char	*access_dpo;

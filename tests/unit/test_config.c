@@ -405,7 +405,7 @@ static const struct {
 	{ "[notify]\nretry_min = 2h\nretry_max = 1h",
 	    ": [notify] retry_min is greater than retry_max" },
 	{ "[notify]\nmax_age = 366d",
-	    ":2: [notify] max_age: not a duration in 1m..365d" },
+	    ":2: [notify] max_age: not a duration in 1s..365d" },
 	{ "[smtp]\nurl = smtp://localhost",
 	    ": [smtp] from is required when url is set" },
 	{ "[access]\nclerk = alice bob",
@@ -825,7 +825,7 @@ test_json(void **state)
 	assert_non_null(strstr(s, "\"webhook.w.events\":\"*\""));
 	cJSON_free(s);
 	/* Every key but the two secrets, and two per webhook. */
-	assert_int_equal(cJSON_GetArraySize(obj), 33 - 1 + 2);
+	assert_int_equal(cJSON_GetArraySize(obj), 35 - 1 + 2);
 	cJSON_Delete(obj);
 	config_free(&c);
 }
@@ -878,8 +878,8 @@ test_example_file(void **state)
 		}
 	}
 	fclose(fp);
-	/* 33 keys and the three of the webhook example. */
-	assert_int_equal(nkeys, 33 + 3);
+	/* 35 keys and the three of the webhook example. */
+	assert_int_equal(nkeys, 35 + 3);
 	path = write_conf(b.data);
 	buf_free(&b);
 	if (config_load(path, &c, &cause) != 0)
