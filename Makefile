@@ -40,11 +40,12 @@ A	 = build/asan
 # Every daemon module but main.c goes into a library the tests link.
 CORE	 = util log proto calendar validate config lifecycle notify deadline db store control cmd \
 	   cmd-request cmd-entity cmd-admin cmd-lifecycle sched \
-	   audit store-admin cmd-audit
+	   audit store-admin cmd-audit \
+	   store-outbox mailer outbox curlm webhook mail
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit
+UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -112,6 +113,8 @@ T_deadline = deadline calendar config validate util log
 T_lifecycle = lifecycle util
 T_audit	 = audit util
 T_cmd	 = $(CORE) migrations
+T_curlm	 = curlm util log
+T_webhook = webhook util log
 .SECONDEXPANSION:
 $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm

@@ -10,7 +10,10 @@
 #include "cmd.h"
 #include "db.h"
 #include "dsrd.h"
+#include "proto.h"
 #include "store.h"
+#include "store-outbox.h"
+#include "outbox.h"
 
 struct cmd_result *
 cmd_ping(struct cmd *cmd)
@@ -37,4 +40,29 @@ cmd_ping(struct cmd *cmd)
 	cJSON_AddStringToObject(o, "timezone", app.cfg.timezone);
 	cJSON_AddStringToObject(o, "role", role_names[cmd_caller(cmd)->role]);
 	return cmd_ok(cmd, o);
+}
+
+static void
+retry_done_cb(struct store_res *res, void *arg)
+{
+	if (res->err == 0)
+		outbox_kick();
+	cmd_reply_store(res, arg);
+}
+
+struct cmd_result *
+cmd_outbox_retry(struct cmd *cmd)
+{
+	long long		 id;
+	const struct param	 ps[] = {
+		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
+		  .min = 1, .max = 9007199254740991LL },
+	};
+
+	if (!param(cmd, ps, 1))
+		return cmd_param_failed();
+	if (!app_db_ready())
+		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
+	store_outbox_retry(app.db, id, app_now(), retry_done_cb, cmd);
+	return cmd_pending(cmd);
 }

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "notify.h"
 #include "proto.h"
+#include "outbox.h"
 #include "sched.h"
 #include "store.h"
 #include "util.h"
@@ -46,6 +47,7 @@ tr_done_cb(struct store_res *res, void *arg)
 		    lc_action_names[t->action],
 		    (unsigned)cmd_caller(t->cmd)->uid);
 		sched_kick();
+		outbox_kick();
 	}
 	cmd_reply_store(res, t->cmd);
 	free(t);

@@ -14,6 +14,7 @@
 #include "dsrd.h"
 #include "log.h"
 #include "notify.h"
+#include "outbox.h"
 #include "sched.h"
 #include "proto.h"
 #include "store.h"
@@ -31,8 +32,10 @@ struct file_state {
 static void
 file_done_cb(struct store_res *res, void *arg)
 {
-	if (res->err == 0)
+	if (res->err == 0) {
 		sched_kick();
+		outbox_kick();
+	}
 	cmd_reply_store(res, arg);
 }
 

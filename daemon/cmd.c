@@ -64,6 +64,9 @@ static const struct cmd_def cmd_table[] = {
 	{ "outbox.list",	cmd_outbox_list,
 	  ROLE_BIT(ROLE_OPERATOR) | R_DPO,
 	  "notifications waiting, failed or sent" },
+	{ "outbox.retry",	cmd_outbox_retry,
+	  ROLE_BIT(ROLE_OPERATOR) | R_DPO,
+	  "put a dead notification back in the queue" },
 	{ "request.history",	cmd_request_history,	R_WORK,
 	  "the audit events of a request" },
 	/* Transitions: lifecycle.c decides which role may take which. */

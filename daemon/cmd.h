@@ -90,6 +90,7 @@ bool	param(struct cmd *, const struct param *, size_t n);
 
 /* Handlers, one family per file. */
 struct cmd_result *cmd_ping(struct cmd *);
+struct cmd_result *cmd_outbox_retry(struct cmd *);
 struct cmd_result *cmd_entity_add(struct cmd *);
 struct cmd_result *cmd_entity_list(struct cmd *);
 struct cmd_result *cmd_request_file(struct cmd *);

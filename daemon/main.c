@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
@@ -22,6 +23,7 @@
 #include "dsrd.h"
 #include "log.h"
 #include "migrations.h"
+#include "outbox.h"
 #include "sched.h"
 #include "store.h"
 #include "util.h"
@@ -86,6 +88,7 @@ migrate_done(bool ok, int version, void *arg)
 	app.schema_ready = 1;
 	log_info("database ready (schema version %d)", version);
 	sched_start();
+	outbox_start();
 	if (!notified_ready) {
 		notified_ready = 1;
 		evtimer_del(ev_waiting);
@@ -137,6 +140,7 @@ db_state(int up, void *arg)
 	} else {
 		app.schema_ready = 0;
 		sched_stop();
+		outbox_stop();
 		log_warn("database unavailable; reconnecting");
 		sd_notify(0, "STATUS=database unavailable, reconnecting");
 	}
@@ -164,6 +168,7 @@ reload(void)
 	config_free(&app.cfg);
 	app.cfg = cfg;
 	apply_log_level(&app.cfg);
+	outbox_reload();
 	log_info("configuration reloaded from %s", app.config_path);
 }
 
@@ -172,7 +177,7 @@ shutdown_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval	tv = { 0, 50 * 1000 };
 	int		busy = ctl_busy(app.ctl) + db_pending(app.db) +
-			    sched_busy();
+			    sched_busy() + outbox_busy();
 
 	(void)fd;
 	(void)what;
@@ -204,6 +209,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 	app.shutting_down = 1;
 	sched_stop();
+	outbox_stop();
 	ctl_stop_accepting(app.ctl);
 	shutdown_deadline = mono_ms() + app.cfg.shutdown_grace * 1000LL;
 	shutdown_check(-1, 0, NULL);
@@ -292,12 +298,17 @@ main(int argc, char **argv)
 	sd_notify(0, "STATUS=connecting to the database");
 
 	sched_init(app.base);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("curl_global_init failed");
+	if (outbox_init(app.base, &cause) != 0)
+		fatalx("%s", cause);
 	app.db = db_new(app.base, app.cfg.conninfo, app.cfg.pool_size,
 	    db_state, NULL);
 
 	event_base_dispatch(app.base);
 
 	ctl_free(app.ctl);
+	outbox_free();
 	db_free(app.db);
 	sched_free();
 	event_free(ev_term);
@@ -308,6 +319,7 @@ main(int argc, char **argv)
 	event_free(ev_waiting);
 	event_base_free(app.base);
 	config_free(&app.cfg);
+	curl_global_cleanup();
 	log_info("stopped");
 	return 0;
 }

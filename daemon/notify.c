@@ -18,7 +18,7 @@ notify_webhooks(const struct config *cfg, int event)
 	buf_init(&b);
 	buf_adds(&b, "{");
 	for (const struct webhook_conf *w = cfg->webhooks; w; w = w->next) {
-		if ((w->events & (1u << event)) == 0)
+		if (event >= 0 && (w->events & (1u << event)) == 0)
 			continue;
 		/* names are [A-Za-z0-9_-]: nothing to quote in an array */
 		buf_addf(&b, "%s%s", n++ ? "," : "", w->name);

@@ -10,7 +10,7 @@
 #include "config.h"
 
 /* "{name,name}" of the webhooks subscribed to an event (enum
-   notify_event); heap, caller frees. */
+   notify_event; -1: every webhook); heap, caller frees. */
 char	*notify_webhooks(const struct config *, int event);
 /* {"request.filed": ["name", ...], ...} for every event; heap, caller
    frees. */

@@ -13,6 +13,7 @@
 #include "dsrd.h"
 #include "log.h"
 #include "notify.h"
+#include "outbox.h"
 #include "sched.h"
 #include "store.h"
 #include "util.h"
@@ -75,8 +76,10 @@ raised_cb(int err, int raised, void *arg)
 		sched_arm(SCHED_RETRY);
 		return;
 	}
-	if (raised > 0)
+	if (raised > 0) {
 		log_debug("scheduler: %d alerts raised", raised);
+		outbox_kick();
+	}
 	if (!sched.running)
 		return;
 	sched.kicked = 0;
