@@ -83,6 +83,7 @@ static int	print_audit(const cJSON *);
 static int	print_stats(const cJSON *);
 static int	print_outbox(const cJSON *);
 static int	print_changed(const cJSON *);
+static int	print_retried(const cJSON *);
 static int	print_history(const cJSON *);
 
 static const struct ctl_cmd cmds[] = {
@@ -226,6 +227,12 @@ static const struct ctl_cmd cmds[] = {
 			{ "limit", "limit", CTL_INT, 0, "N" },
 		},
 		.print = print_outbox,
+	},
+	{
+		.name = "outbox retry", .method = "outbox.retry",
+		.summary = "put a dead notification back in the queue",
+		.args = { { "ID", "id", CTL_INT } },
+		.print = print_retried,
 	},
 	{
 		.name = "audit verify", .method = "audit.verify",
@@ -653,6 +660,13 @@ print_changed(const cJSON *r)
 	free(st);
 	free(due);
 	return print_request(r);
+}
+
+static int
+print_retried(const cJSON *r)
+{
+	printf("notification %lld queued again\n", jint(r, "id", 0));
+	return EXIT_OK;
 }
 
 static int
