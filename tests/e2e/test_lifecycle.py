@@ -3,6 +3,7 @@ second daemon on a live socket refuses to start, a stale socket left by
 SIGKILL is taken over, SIGHUP reloads and a broken config keeps the old one.
 Each test has its own daemon on the module's cluster."""
 
+import json
 import os
 import signal
 import time
@@ -60,6 +61,41 @@ def test_shutdown_with_idle_clients(daemons):
     finally:
         for c in conns:
             c.close()
+
+
+def test_sigterm_with_requests_in_flight(daemons):
+    # Whatever dsrd answered with a result before it stopped is durable;
+    # what it did not start is refused as unavailable (or dropped with the
+    # connection), never done half-way or silently.
+    dd = daemons("inflight")
+    body = dd.ctl.entity()["code"]
+    c = RawConn(str(dd.socket))
+    try:
+        c.send(b"".join(
+            b'{"jsonrpc":"2.0","id":%d,"method":"request.file","params":'
+            b'{"entity":"%s","type":"access","subject_name":"P %d",'
+            b'"idempotency_key":"f%d"}}\n' % (i, body.encode(), i, i)
+            for i in range(30)))
+        dd.stop()
+        answered = {}
+        while True:
+            line = c.recv_line(timeout=5)
+            if line is None:
+                break
+            resp = json.loads(line)
+            if "result" in resp:
+                answered[resp["id"]] = resp["result"]["id"]
+            else:
+                assert resp["error"]["code"] == 5, resp
+    finally:
+        c.close()
+    dd.start()
+    for i, rid in answered.items():
+        assert dd.ctl.ok("show", rid)["subject"]["name"] == "P %d" % i
+    listed = dd.ctl.list("--entity", body)
+    # acknowledged ones are all there, and a clean stop finishes what it
+    # started: nothing was committed without its answer being sent
+    assert set(answered.values()) == {r["id"] for r in listed}
 
 
 def test_second_daemon_refuses(daemons):
