@@ -45,7 +45,7 @@ CORE	 = util log proto calendar validate config lifecycle notify deadline db sto
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook
+UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
@@ -115,6 +115,7 @@ T_audit	 = audit util
 T_cmd	 = $(CORE) migrations
 T_curlm	 = curlm util log
 T_webhook = webhook util log
+T_mail	 = mail util log validate
 .SECONDEXPANSION:
 $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm
