@@ -235,7 +235,7 @@ static void
 vars_fill(struct vars *vs, const cJSON *payload, enum mail_lang lang,
     const char *entity_name, const char *subject_name, const char *dpo_name)
 {
-	const cJSON	*req, *alert;
+	const cJSON	*req, *alert, *failed;
 	char		*type, *status, *outcome, *reason, *channel, *days;
 	char		*entity;
 	long long	 n;
@@ -294,6 +294,14 @@ vars_fill(struct vars *vs, const cJSON *payload, enum mail_lang lang,
 	else
 		vars_set(vs, "alert_days_before_text", xstrdup(""));
 	vars_set(vs, "alert_days_before", days);
+
+	failed = cJSON_GetObjectItemCaseSensitive(payload, "failed");
+	vars_set(vs, "failed_id", json_text(failed, "id"));
+	vars_set(vs, "failed_event", json_text(failed, "event"));
+	vars_set(vs, "failed_channel", json_text(failed, "channel"));
+	vars_set(vs, "failed_recipient", json_text(failed, "recipient"));
+	vars_set(vs, "failed_attempts", json_text(failed, "attempts"));
+	vars_set(vs, "failed_error", json_text(failed, "error"));
 
 	vars_set(vs, "subject_name", xstrdup(subject_name != NULL ?
 	    subject_name : ""));
@@ -474,6 +482,10 @@ event_file_name(const char *event)
 		    strcmp(event, name) == 0)
 			return name;
 	}
+	/* The escalation of a notification that could not be delivered. */
+	if (strcmp(event, "delivery.failed") == 0 ||
+	    strcmp(event, "delivery_failed") == 0)
+		return "delivery_failed";
 	return NULL;
 }
 
