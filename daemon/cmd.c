@@ -589,8 +589,20 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 
 	if (caller->role != ROLE_ADMIN &&
 	    (def->roles & ROLE_BIT(caller->role)) == 0) {
-		cmd_fail(cmd, E_PERMISSION, "permission denied: %s may not call "
-		    "%s", role_names[caller->role], def->method);
+		struct buf	need;
+
+		buf_init(&need);
+		for (int r = ROLE_OPERATOR; r < ROLE_COUNT; r++)
+			if ((def->roles & ROLE_BIT(r)) || r == ROLE_ADMIN)
+				buf_addf(&need, "%s%s", need.len ? ", " : "",
+				    role_names[r]);
+		log_warn("permission denied: uid %u (%s) called %s",
+		    (unsigned)caller->uid, role_names[caller->role],
+		    def->method);
+		cmd_fail(cmd, E_PERMISSION, "permission denied: %s needs the "
+		    "role %s (you are %s)", def->method, need.data,
+		    role_names[caller->role]);
+		buf_free(&need);
 		return;
 	}
 	def->handler(cmd);

@@ -31,6 +31,9 @@
 #include "proto.h"
 #include "util.h"
 
+/* Answers queued for a client before it must read some. */
+#define CTL_MAX_OUTPUT	(4 * 1024 * 1024)
+
 struct ctl_conn {
 	struct ctl		*ctl;
 	struct bufferevent	*bev;
@@ -131,6 +134,7 @@ conn_free(struct ctl_conn *conn)
 }
 
 static void	conn_process(struct ctl_conn *);
+static void	conn_close_with(struct ctl_conn *, int, const char *);
 
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
@@ -153,8 +157,13 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct ctl_conn	*conn = arg;
 
 	if (conn->closing &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
 		conn_free(conn);
+		return;
+	}
+	/* A client that reads its answers again gets the next ones. */
+	if (!conn->closing && conn->cmd == NULL)
+		conn_process(conn);
 }
 
 static void
@@ -163,6 +172,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct ctl_conn	*conn = arg;
 
 	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+		/* Idle: no request for idle_timeout seconds. A client waiting
+		   for an answer is not idle. */
+		if (conn->cmd != NULL || conn->closing) {
+			bufferevent_enable(conn->bev, EV_READ);
+			return;
+		}
+		log_info("client uid %u idle for %d s: disconnected",
+		    (unsigned)conn->caller.uid, app.cfg.idle_timeout);
+		conn_close_with(conn, E_LIMIT, "idle timeout: connection closed");
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (conn->cmd != NULL)
 			log_debug("client uid %u left with a command in flight",
@@ -196,6 +217,11 @@ conn_process(struct ctl_conn *conn)
 	char			*line;
 
 	while (conn->cmd == NULL && !conn->closing) {
+		/* A client that does not read its answers gets no more until
+		   it does: its output may not grow without bound. */
+		if (evbuffer_get_length(bufferevent_get_output(conn->bev)) >
+		    CTL_MAX_OUTPUT)
+			return;
 		len = evbuffer_get_length(in);
 		if (len == 0)
 			return;
@@ -266,6 +292,18 @@ ctl_conn_done(struct ctl_conn *conn)
 	event_active(conn->resume, EV_TIMEOUT, 0);
 }
 
+/* Connections of one uid. */
+static int
+uid_conns(const struct ctl *ctl, uid_t uid)
+{
+	int	n = 0;
+
+	for (const struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+		if (c->caller.uid == uid && !c->closing)
+			n++;
+	return n;
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -324,6 +362,24 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		conn_close_with(conn, E_LIMIT, "too many clients, try again");
 		bufferevent_enable(conn->bev, EV_WRITE);
 		return;
+	}
+	if (app.cfg.max_clients_per_uid > 0 && conn->caller.role != ROLE_ADMIN &&
+	    uid_conns(ctl, cred.uid) > app.cfg.max_clients_per_uid) {
+		log_warn("refused connection from uid %u: max_clients_per_uid "
+		    "(%d) reached", (unsigned)cred.uid,
+		    app.cfg.max_clients_per_uid);
+		conn_close_with(conn, E_LIMIT, "too many connections from this "
+		    "user, try again");
+		bufferevent_enable(conn->bev, EV_WRITE);
+		return;
+	}
+	/* Reading stops while this much waits unprocessed (a command in
+	   flight): memory per client is bounded, one message fits. */
+	bufferevent_setwatermark(conn->bev, EV_READ, 0, PROTO_MAX_MESSAGE + 2);
+	if (app.cfg.idle_timeout > 0) {
+		struct timeval idle = { app.cfg.idle_timeout, 0 };
+
+		bufferevent_set_timeouts(conn->bev, &idle, NULL);
 	}
 	log_debug("connection from uid %u (%s, %s)", (unsigned)cred.uid,
 	    conn->caller.user, role_names[conn->caller.role]);
