@@ -13,6 +13,7 @@ DATADIR	?= $(PREFIX)/share/dsrd
 MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR	?= /lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 CC	?= cc
 PKG_CONFIG ?= pkg-config
@@ -130,8 +131,16 @@ e2e: deps-check $(A)/dsrd $(A)/dsrctl
 	DSRD_BIN=$(CURDIR)/$(A)/dsrd DSRCTL_BIN=$(CURDIR)/$(A)/dsrctl \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
+# The man pages (mandoc -Tlint -W style, groff warnings) and the bash
+# completion of dsrctl (its offers, and its tables against dsrctl --help).
+.PHONY: man-lint
+man-lint: deps-check $(B)/dsrctl
+	tests/unit/check-man man/dsrd.8 man/dsrctl.1 man/dsrd.conf.5
+	DSRCTL=$(B)/dsrctl tests/unit/check-completion
+
 check: deps-check
 	$(MAKE) unit
+	$(MAKE) man-lint
 	$(MAKE) e2e
 
 run: deps-run all
@@ -155,6 +164,15 @@ install: all
 	    -e 's|/etc/dsrd/|$(SYSCONFDIR)/dsrd/|' systemd/dsrd.service \
 	    > $(DESTDIR)$(UNITDIR)/dsrd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/dsrd.service
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	for p in man/dsrctl.1 man/dsrd.conf.5 man/dsrd.8; do \
+	    d=$(DESTDIR)$(MANDIR)/man$${p##*.}/$${p#man/}; \
+	    sed -e 's|/usr/local/share/dsrd|$(DATADIR)|g' \
+		-e 's|/lib/systemd/system/|$(UNITDIR)/|g' $$p > $$d && \
+	    chmod 644 $$d || exit 1; \
+	done
+	install -m 644 contrib/bash-completion/dsrctl $(DESTDIR)$(BASHCOMPDIR)/dsrctl
 
 clean:
 	rm -rf $(B)
