@@ -14,6 +14,8 @@ MANDIR	?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 UNITDIR	?= /lib/systemd/system
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 
 CC	?= cc
 PKG_CONFIG ?= pkg-config
@@ -131,6 +133,12 @@ e2e: deps-check $(A)/dsrd $(A)/dsrctl
 	DSRD_BIN=$(CURDIR)/$(A)/dsrd DSRCTL_BIN=$(CURDIR)/$(A)/dsrctl \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
+# The unit, sysusers and tmpfiles snippets, offline: systemd-analyze
+# verify and security (exposure <= 2.0), and the watchdog of the built dsrd.
+.PHONY: check-systemd
+check-systemd: deps-check $(B)/dsrd
+	tests/unit/check-systemd $(B)/dsrd
+
 # The man pages (mandoc -Tlint -W style, groff warnings) and the bash
 # completion of dsrctl (its offers, and its tables against dsrctl --help).
 .PHONY: man-lint
@@ -141,6 +149,7 @@ man-lint: deps-check $(B)/dsrctl
 check: deps-check
 	$(MAKE) unit
 	$(MAKE) man-lint
+	$(MAKE) check-systemd
 	$(MAKE) e2e
 
 run: deps-run all
@@ -164,6 +173,11 @@ install: all
 	    -e 's|/etc/dsrd/|$(SYSCONFDIR)/dsrd/|' systemd/dsrd.service \
 	    > $(DESTDIR)$(UNITDIR)/dsrd.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/dsrd.service
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 644 systemd/dsrd.sysusers $(DESTDIR)$(SYSUSERSDIR)/dsrd.conf
+	sed -e 's|/etc/dsrd|$(SYSCONFDIR)/dsrd|' systemd/dsrd.tmpfiles \
+	    > $(DESTDIR)$(TMPFILESDIR)/dsrd.conf
+	chmod 644 $(DESTDIR)$(TMPFILESDIR)/dsrd.conf
 	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
 	for p in man/dsrctl.1 man/dsrd.conf.5 man/dsrd.8; do \

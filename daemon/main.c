@@ -32,6 +32,7 @@ struct app	 app = { .schema_version = -1 };
 
 static struct event	*ev_term, *ev_int, *ev_hup, *ev_shutdown, *ev_retry;
 static struct event	*ev_waiting;
+static struct event	*ev_watchdog;
 static int		 notified_ready;
 static long long	 shutdown_deadline;
 
@@ -128,6 +129,17 @@ waiting_cb(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "EXTEND_TIMEOUT_USEC=20000000\n"
 	    "STATUS=waiting for the database");
 	evtimer_add(ev_waiting, &tv);
+}
+
+/* WATCHDOG=1 from a timer of the loop itself, not from a thread: if a
+   callback ever blocks the loop, the pings stop and systemd restarts us. */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
 }
 
 static void
@@ -228,6 +240,7 @@ main(int argc, char **argv)
 	int		 ch, check = 0;
 	char		*cause = NULL;
 	struct timeval	 tv = { 10, 0 };
+	uint64_t	 wd_usec;
 
 	app.config_path = getenv("DSRD_CONFIG");
 	if (app.config_path == NULL || *app.config_path == '\0')
@@ -295,6 +308,14 @@ main(int argc, char **argv)
 	ev_retry = evtimer_new(app.base, retry_cb, NULL);
 	ev_waiting = evtimer_new(app.base, waiting_cb, NULL);
 	evtimer_add(ev_waiting, &tv);
+	if (sd_watchdog_enabled(0, &wd_usec) > 0) {
+		struct timeval	wtv = { (time_t)(wd_usec / 2 / 1000000),
+				    (suseconds_t)(wd_usec / 2 % 1000000) };
+
+		ev_watchdog = event_new(app.base, -1, EV_PERSIST, watchdog_cb,
+		    NULL);
+		event_add(ev_watchdog, &wtv);
+	}
 	sd_notify(0, "STATUS=connecting to the database");
 
 	sched_init(app.base);
@@ -317,6 +338,8 @@ main(int argc, char **argv)
 	event_free(ev_shutdown);
 	event_free(ev_retry);
 	event_free(ev_waiting);
+	if (ev_watchdog != NULL)
+		event_free(ev_watchdog);
 	event_base_free(app.base);
 	config_free(&app.cfg);
 	curl_global_cleanup();
