@@ -288,6 +288,13 @@ void
 ctl_conn_done(struct ctl_conn *conn)
 {
 	conn->cmd = NULL;
+	/* The idle clock starts again from the answer, not from the last
+	   byte the client sent before a slow command. */
+	if (app.cfg.idle_timeout > 0 && !conn->closing) {
+		struct timeval idle = { app.cfg.idle_timeout, 0 };
+
+		bufferevent_set_timeouts(conn->bev, &idle, NULL);
+	}
 	/* Not conn_process() here: we may be deep inside the handler. */
 	event_active(conn->resume, EV_TIMEOUT, 0);
 }
