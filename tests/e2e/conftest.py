@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[2]
 DSRD_BIN = os.environ.get("DSRD_BIN", str(REPO / "build/asan/dsrd"))
 DSRCTL_BIN = os.environ.get("DSRCTL_BIN", str(REPO / "build/asan/dsrctl"))
 PGTMP = str(REPO / "scripts/pgtmp")
+# Debian's libfaketime; the MT flavour because dsrd has threads (mail).
+FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
                    "LeakSanitizer has encountered",
@@ -50,6 +52,26 @@ def _env(**extra):
     env["UBSAN_OPTIONS"] = "print_stacktrace=1"
     env.update(extra)
     return env
+
+
+def faketime_env(utc):
+    """The environment that starts dsrd's clock at the instant utc (an
+    aware datetime or "YYYY-MM-DD HH:MM:SS" in UTC) and lets it run on in
+    real time. The start is given as epoch seconds (FAKETIME_FMT=%s) because
+    libfaketime parses a date with mktime, in whatever TZ the process has at
+    that moment (dsrd sets TZ to its [deadlines] timezone). The monotonic
+    clock stays real, so libevent's timers keep their pace. ASan wants to be
+    the first library loaded and exits at start when another one is
+    preloaded, hence verify_asan_link_order=0. Only for dsrd: dsrctl and
+    psql keep the real clock."""
+    if isinstance(utc, str):
+        utc = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.timezone.utc)
+    assert utc.tzinfo is not None, "faketime_env needs an aware instant"
+    return {"LD_PRELOAD": FAKETIME_LIB,
+            "FAKETIME_FMT": "%s",
+            "FAKETIME": "@%d" % int(utc.timestamp()),
+            "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+            "ASAN_OPTIONS": "detect_leaks=1:verify_asan_link_order=0"}
 
 
 def sanitizer_errors(text):
@@ -214,6 +236,7 @@ class Dsrd:
         self.runs = 0
         self.log = None
         self.ctl = Ctl(self.socket)
+        self.env = {}       # extra environment of the next start (faketime)
         self.write_config(overrides)
         _DAEMONS.append(self)
 
@@ -256,7 +279,7 @@ class Dsrd:
         fh = open(log, "wb")
         p = subprocess.Popen([DSRD_BIN, "-c", str(conf or self.conf)],
                              stdin=subprocess.DEVNULL, stdout=fh, stderr=fh,
-                             env=_env(), start_new_session=True)
+                             env=_env(**self.env), start_new_session=True)
         fh.close()
         return p, log
 
@@ -421,6 +444,45 @@ def unchanged(pg, dsrd):
     before = pg.counts()
     yield
     assert pg.counts() == before, "a refused command wrote rows"
+
+
+@pytest.fixture
+def own_cluster(workdir):
+    """A cluster of the test's own and a factory of daemons on it:
+    make(name, when=None, overrides=None, start=True) -> Dsrd, under
+    libfaketime from the instant when (see faketime_env) if given. For
+    faked clocks, which would otherwise raise alerts on the module's
+    cluster. Every daemon is stopped (and checked), then the cluster."""
+    base = workdir / helpers.uniq("own")
+    pg = PgCluster(base / "pg")
+    pg.start()
+    made = []
+
+    def make(name="dsrd", when=None, overrides=None, start=True):
+        dd = Dsrd(base / name, pg, overrides, name=name)
+        made.append(dd)
+        if when is not None:
+            dd.env = faketime_env(when)
+        if start:
+            dd.start()
+        return dd
+    try:
+        yield pg, make
+    finally:
+        errors = []
+        for dd in made:
+            try:
+                dd.cleanup()
+            except BaseException as e:      # keep stopping the others
+                if dd.alive():
+                    dd.proc.kill()
+                    dd.proc.wait()
+                errors.append("%s: %s" % (dd.name, e))
+            if dd in _DAEMONS:
+                _DAEMONS.remove(dd)
+        pg.stop()
+        if errors:
+            pytest.fail("\n".join(errors))
 
 
 def pytest_sessionstart(session):
