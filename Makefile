@@ -48,11 +48,12 @@ CORE	 = util log proto calendar validate config lifecycle notify deadline db sto
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail
+UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail \
+	   fuzz_regress
 
 SQL	 = $(sort $(wildcard sql/*.sql))
 
-.PHONY: all run check unit e2e install clean deps-build deps-run deps-check
+.PHONY: all run check unit e2e install clean deps-build deps-run deps-check fuzz
 all: $(B)/dsrd $(B)/dsrctl
 
 $(B)/.deps-build: scripts/deps
@@ -119,9 +120,45 @@ T_cmd	 = $(CORE) migrations
 T_curlm	 = curlm util log
 T_webhook = webhook util log
 T_mail	 = mail util log validate
+T_fuzz_regress = $(CORE) migrations
 .SECONDEXPANSION:
 $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs cmocka) $(PKG_LIBS) -lm
+
+# Fuzzers (make fuzz; not part of check): libFuzzer needs clang. Objects are
+# built again with coverage for the fuzzer, into build/fuzz/obj.
+F	 = build/fuzz
+FUZZ_CC	 = clang
+FUZZ_SECONDS ?= 60
+FUZZ	 = fuzz_frame_dispatch fuzz_validate fuzz_config
+FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+	   -fno-omit-frame-pointer
+FUZZ_CFLAGS = $(BASEFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+F_frame_dispatch = $(CORE) migrations
+F_validate = validate calendar util log
+F_config = config validate calendar util log
+.PRECIOUS: $(F)/obj/%.o
+$(F)/obj/%.o: daemon/%.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(F)/obj/migrations.o: $(B)/gen/migrations.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(F)/obj/fuzz_%.o: tests/fuzz/fuzz_%.c | $(B)/.deps-build
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+$(F)/fuzz_%: $(F)/obj/fuzz_%.o $$(addprefix $(F)/obj/,$$(addsuffix .o,$$(F_$$*)))
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+# New inputs go to build/fuzz/corpus, crashes to build/fuzz/; the seeds in
+# tests/fuzz/corpus stay as they are.
+fuzz: deps-check $(FUZZ:%=$(F)/%)
+	@rc=0; for t in $(FUZZ); do echo "== $$t ($(FUZZ_SECONDS) s)"; \
+	    mkdir -p $(F)/corpus/$$t; \
+	    $(F)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(F)/$$t- $(F)/corpus/$$t \
+	    tests/fuzz/corpus/$$t || rc=1; \
+	done; exit $$rc
+-include $(wildcard $(F)/obj/*.d)
 
 # Unit tests that need PostgreSQL (test_db) get a throwaway cluster from
 # tests/unit/with-pg.

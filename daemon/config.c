@@ -67,6 +67,8 @@ enum cf_type {
 #define CF_REQUIRED	0x04	/* must be set in the file (webhooks) */
 #define CF_WEBHOOK	0x08	/* a key of [webhook NAME]: off is into
 				   struct webhook_conf */
+#define CF_BYTES	0x10	/* CF_STRING: max bounds the bytes too (a
+				   path that must fit sun_path) */
 
 struct cf_key {
 	const char		*section;
@@ -92,7 +94,7 @@ static const char *const cf_log_levels[] = {
 
 static const struct cf_key cf_keys[] = {
 	{ "daemon", "socket", CF_STRING, PROTO_DEFAULT_SOCKET, 1, CF_SOCK_MAX,
-	    NULL, 0, C(socket), 0 },
+	    NULL, CF_BYTES, C(socket), 0 },
 	{ "daemon", "socket_mode", CF_MODE, "0660", 0, 0777,
 	    NULL, 0, C(socket_mode), 0 },
 	{ "daemon", "language", CF_ENUM, "it", 0, 0,
@@ -681,6 +683,12 @@ cf_parse(const struct cf_key *k, const char *s, int is_default,
 		}
 		if (val_text(s, (size_t)k->max, 0, &why) == -1) {
 			*cause = why ? why : cf_rule(k);
+			return -1;
+		}
+		/* val_text counts characters; a non-ASCII one takes up to
+		   four bytes of sun_path. */
+		if ((k->flags & CF_BYTES) && strlen(s) > (size_t)k->max) {
+			*cause = xasprintf("longer than %lld bytes", k->max);
 			return -1;
 		}
 		v->s = xstrdup(s);

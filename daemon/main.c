@@ -61,12 +61,13 @@ usage(int code)
 }
 
 static void
-apply_log_level(const struct config *cfg)
+apply_config(const struct config *cfg)
 {
 	enum log_level	l;
 
 	if (log_level_parse(cfg->log_level, &l) == 0)
 		log_set_level(l);
+	store_pause_on_await = cfg->pause_on_await;
 }
 
 static void	migrate_start(void);
@@ -179,7 +180,7 @@ reload(void)
 	}
 	config_free(&app.cfg);
 	app.cfg = cfg;
-	apply_log_level(&app.cfg);
+	apply_config(&app.cfg);
 	outbox_reload();
 	log_info("configuration reloaded from %s", app.config_path);
 }
@@ -283,7 +284,7 @@ main(int argc, char **argv)
 		config_free(&app.cfg);
 		return 0;
 	}
-	apply_log_level(&app.cfg);
+	apply_config(&app.cfg);
 	signal(SIGPIPE, SIG_IGN);
 
 	app.base = event_base_new();

@@ -348,7 +348,7 @@ store_audit_verify(struct db *db, store_cb *cb, void *arg)
 /* ---- stats ------------------------------------------------------------- */
 
 /* Columns of a stats row: known, median, code, then one count per state,
-   then overdue and due soon. */
+   then overdue and due soon (of the requests whose clocks run). */
 #define ST_C_KNOWN	0
 #define ST_C_MEDIAN	1
 #define ST_C_CODE	2
@@ -370,7 +370,8 @@ stats_sql(void)
 
 	buf_init(&open);
 	for (int s = 0; s < ST_COUNT; s++)
-		if (!lc_is_final((enum req_status)s))
+		if (!lc_is_final((enum req_status)s) &&
+		    !(store_pause_on_await && s == ST_AWAITING_SUBJECT))
 			buf_addf(&open, "%s'%s'", open.len ? ", " : "",
 			    req_status_names[s]);
 	buf_init(&b);
@@ -442,7 +443,8 @@ stats_cb(const struct db_res *res, void *arg)
 			long long c = count_at(res, i, ST_C_STATUS + s);
 
 			by[s] += c;
-			if (!lc_is_final((enum req_status)s))
+			if (!lc_is_final((enum req_status)s) &&
+		    !(store_pause_on_await && s == ST_AWAITING_SUBJECT))
 				eopen += c;
 		}
 		open += eopen;

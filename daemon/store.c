@@ -52,6 +52,8 @@
 /* Advisory lock key of the migrations: "dsrd" in ASCII. */
 #define MIGRATE_LOCK	"1685287524"
 
+bool	store_pause_on_await = true;
+
 void
 store_format_instant(time_t t, char out[21])
 {
@@ -106,9 +108,11 @@ req_json(const struct db_res *res, int row, int c0, int today)
 	add_str_or_null(o, "due_on", due);
 	cJSON_AddBoolToObject(o, "extended",
 	    strcmp(db_value(res, row, c0 + 15), "t") == 0);
-	/* Overdue: still open after the end of its due day. */
+	/* Overdue: still open after the end of its due day, and its clocks
+	   running (not stopped while it awaits the person). */
 	cJSON_AddBoolToObject(o, "overdue",
-	    !is_final(status) && strcmp(due, todays) < 0);
+	    !is_final(status) && strcmp(due, todays) < 0 &&
+	    !(store_pause_on_await && strcmp(status, "awaiting_subject") == 0));
 	add_str_or_null(o, "closed_on", db_value(res, row, c0 + 16));
 	add_str_or_null(o, "outcome", db_value(res, row, c0 + 17));
 	add_str_or_null(o, "created_at", db_value(res, row, c0 + 18));
@@ -728,7 +732,9 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
 		buf_addf(&sql, " AND r.type = $%d", n);
 	}
 	if (f->overdue || f->due_within >= 0)
-		buf_adds(&sql, " AND r.status IN ('received', 'forwarded', "
+		buf_adds(&sql, store_pause_on_await ?
+		    " AND r.status IN ('received', 'forwarded')" :
+		    " AND r.status IN ('received', 'forwarded', "
 		    "'awaiting_subject')");
 	if (f->overdue) {
 		p[n++] = todays;

@@ -197,6 +197,13 @@ struct request_filter {
 void	store_request_list(struct db *, const struct request_filter *,
 	    int today, store_cb *, void *);
 
+/*
+ * [deadlines] pause_on_await, set at start and on reload: while a request
+ * awaits the person its clocks are stopped, so it is neither overdue nor
+ * due soon (its due dates move when it resumes).
+ */
+extern bool	store_pause_on_await;
+
 /* RFC 3339 UTC of an instant, into out (21 bytes). */
 void	store_format_instant(time_t, char out[21]);
 

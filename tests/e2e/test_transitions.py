@@ -687,3 +687,32 @@ def test_audit_chain_verifies_after_transitions(ctl, pg):
                .splitlines())
     assert acts >= {"file", "forward", "await_subject", "resume", "extend",
                     "complete", "reject", "withdraw"}, acts
+
+
+def test_paused_request_is_not_overdue(ctl, body):
+    """While a request awaits the person its clocks are stopped
+    (pause_on_await, the default): it is not overdue, not listed by
+    --overdue, not counted overdue by stats; resumed, it is again."""
+    rid = ctl.file(body, received="2025-01-10")["id"]
+    assert ctl.ok("show", rid)["overdue"] is True
+
+    def overdue_ids():
+        return [r["id"] for r in ctl.list("--entity", body, "--overdue")]
+
+    def stats_overdue():
+        st = ctl.ok("stats")
+        return [e for e in st["by_entity"] if e["entity"] == body][0][
+            "overdue"]
+
+    assert rid in overdue_ids()
+    before = stats_overdue()
+    ctl.ok("await-subject", rid, "--note", "documento d'identità")
+    shown = ctl.ok("show", rid)
+    assert shown["status"] == "awaiting_subject"
+    assert shown["overdue"] is False
+    assert rid not in overdue_ids()
+    assert stats_overdue() == before - 1
+    ctl.ok("resume", rid)
+    assert ctl.ok("show", rid)["overdue"] is True
+    assert rid in overdue_ids()
+    assert stats_overdue() == before
