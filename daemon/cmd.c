@@ -490,6 +490,13 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 	const char		*end = NULL;
 	bool			 notification;
 
+	/* Every answer is UTF-8, so nothing that is not comes in: cJSON
+	   would take it, and echo it back in an id or an error. */
+	if (val_utf8(line, len) != 0) {
+		reply_raw_error(conn, NULL, E_PARSE,
+		    "parse error: not valid UTF-8");
+		return;
+	}
 	req = cJSON_ParseWithLengthOpts(line, len, &end, 0);
 	if (req != NULL) {
 		/* One JSON value per line, nothing after it. */
@@ -550,7 +557,8 @@ cmd_run_line(struct ctl_conn *conn, const struct caller *caller,
 		if (strcmp(cmd_table[i].method, method->valuestring) == 0)
 			def = &cmd_table[i];
 	if (def == NULL) {
-		char	*msg = xasprintf("method not found: %.64s",
+		char	*msg = xasprintf("method not found: %.*s",
+		    (int)val_utf8_prefix(method->valuestring, 64),
 		    method->valuestring);
 
 		/* A notification is never answered, not even an error. */

@@ -384,6 +384,36 @@ utf8_decode(const unsigned char *s, unsigned long *cp)
 	return n;
 }
 
+int
+val_utf8(const char *s, size_t len)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned long		 cp;
+	size_t			 i = 0, n;
+
+	while (i < len) {
+		/* utf8_decode stops at a NUL: a NUL inside is malformed too */
+		if (p[i] == '\0' || (n = utf8_decode(p + i, &cp)) == 0 ||
+		    n > len - i)
+			return -1;
+		i += n;
+	}
+	return 0;
+}
+
+size_t
+val_utf8_prefix(const char *s, size_t max)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned long		 cp;
+	size_t			 i = 0, n;
+
+	while (p[i] != '\0' && (n = utf8_decode(p + i, &cp)) != 0 &&
+	    i + n <= max)
+		i += n;
+	return i;
+}
+
 /*
  * The whole string is checked before its length, so that a text which is
  * both too long and malformed is reported as malformed: shortening it alone

@@ -84,6 +84,12 @@ int	val_email(const char *, char **cause);
  */
 int	val_text(const char *, size_t maxchars, int multiline, char **cause);
 
+/* Whether s[0..len) is well-formed UTF-8 without NUL bytes: 0 or -1. */
+int	val_utf8(const char *s, size_t len);
+/* The length of the longest prefix of s, at most max bytes, that ends on a
+   character boundary (well-formed UTF-8 only). */
+size_t	val_utf8_prefix(const char *s, size_t max);
+
 /*
  * A body's code: 1..32 of [a-z0-9_-], starting with a letter or digit. Upper
  * case is folded into out (33 bytes). Returns 0, or -1 and *cause.
