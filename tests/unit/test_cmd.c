@@ -104,6 +104,12 @@ client_send(const char *data, size_t len)
 	}
 }
 
+static void
+client_send_str(const char *s)
+{
+	client_send(s, strlen(s));
+}
+
 /* Runs the loop until a whole line arrived; NULL on EOF. Caller frees. */
 static char *
 client_line(void)
@@ -220,13 +226,15 @@ test_ping_and_ids(void **state)
 	    "result"), "database")->valuestring, "down");
 	cJSON_Delete(j);
 	/* A notification gets no answer: the next answer is for id 5. */
-	client_send("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n", 35);
+	client_send_str("{\"jsonrpc\":\"2.0\",\"method\":\"ping\"}\n");
 	j = call("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"ping\"}");
 	assert_int_equal((int)cJSON_GetObjectItem(j, "id")->valuedouble, 5);
 	cJSON_Delete(j);
 	/* Pipelined requests come back in order; blank lines are skipped. */
-	client_send("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n\r\n"
-	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n", 85);
+	client_send_str("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\n\r\n"
+	    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n");
+	/* A NUL byte is not JSON white space: refused, not skipped. */
+	client_send("\0{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\n", 42);
 	for (int want = 1; want <= 2; want++) {
 		char *line = client_line();
 
@@ -234,6 +242,15 @@ test_ping_and_ids(void **state)
 		j = cJSON_Parse(line);
 		assert_int_equal((int)cJSON_GetObjectItem(j, "id")->valuedouble,
 		    want);
+		cJSON_Delete(j);
+		free(line);
+	}
+	{
+		char *line = client_line();
+
+		assert_non_null(line);
+		j = cJSON_Parse(line);
+		assert_int_equal(error_code(j), E_PARSE);
 		cJSON_Delete(j);
 		free(line);
 	}
