@@ -44,7 +44,8 @@ A	 = build/asan
 CORE	 = util log proto calendar validate config lifecycle notify deadline db store control cmd \
 	   cmd-request cmd-entity cmd-admin cmd-lifecycle sched \
 	   audit store-admin cmd-audit \
-	   store-outbox mailer outbox curlm webhook mail
+	   store-outbox mailer outbox curlm webhook mail \
+	   store-staff cmd-staff
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto

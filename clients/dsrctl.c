@@ -83,6 +83,8 @@ static int	print_audit(const cJSON *);
 static int	print_stats(const cJSON *);
 static int	print_outbox(const cJSON *);
 static int	print_changed(const cJSON *);
+static int	print_staff_added(const cJSON *);
+static int	print_staff(const cJSON *);
 static int	print_retried(const cJSON *);
 static int	print_history(const cJSON *);
 
@@ -108,6 +110,27 @@ static const struct ctl_cmd cmds[] = {
 		.name = "entity list", .method = "entity.list",
 		.summary = "the bodies",
 		.print = print_entities,
+	},
+	{
+		.name = "staff add", .method = "staff.add",
+		.summary = "add a person to a body's staff directory",
+		.args = { { "NAME", "name", CTL_STRING } },
+		.opts = {
+			{ "entity", "entity", CTL_STRING, 1, "CODE" },
+			{ "email", "email", CTL_STRING, 0, "E" },
+			{ "office", "office", CTL_STRING, 0, "OFFICE" },
+			{ "user", "user", CTL_STRING, 0, "UNIXUSER" },
+		},
+		.print = print_staff_added,
+	},
+	{
+		.name = "staff list", .method = "staff.list",
+		.summary = "a body's staff directory",
+		.opts = {
+			{ "entity", "entity", CTL_STRING, 0, "CODE" },
+			{ "office", "office", CTL_STRING, 0, "OFFICE" },
+		},
+		.print = print_staff,
 	},
 	{
 		.name = "file", .method = "request.file",
@@ -541,6 +564,44 @@ print_entities(const cJSON *r)
 		table_add(&t, jcell(e, "email"));
 		table_add(&t, jcell(e, "dpo_email"));
 		table_add(&t, jcell(e, "holidays"));
+	}
+	table_print(&t, "");
+	return EXIT_OK;
+}
+
+static int
+print_staff_added(const cJSON *r)
+{
+	char	*name = jcell(r, "name"), *ent = jcell(r, "entity");
+
+	printf("added %s to the staff of %s (id %lld)\n", name, ent,
+	    jint(r, "id", 0));
+	free(name);
+	free(ent);
+	return EXIT_OK;
+}
+
+static int
+print_staff(const cJSON *r)
+{
+	static const char *heads[] = {
+		"ID", "ENTITY", "NAME", "OFFICE", "EMAIL", "USER",
+	};
+	const cJSON	*list = jget(r, "staff"), *e;
+	struct table	 t;
+
+	if (cJSON_GetArraySize(list) == 0) {
+		printf("no staff\n");
+		return EXIT_OK;
+	}
+	table_init(&t, nitems(heads), heads, NULL);
+	cJSON_ArrayForEach(e, list) {
+		table_add(&t, jcell(e, "id"));
+		table_add(&t, jcell(e, "entity"));
+		table_add(&t, jcell(e, "name"));
+		table_add(&t, jcell(e, "office"));
+		table_add(&t, jcell(e, "email"));
+		table_add(&t, jcell(e, "user"));
 	}
 	table_print(&t, "");
 	return EXIT_OK;

@@ -273,7 +273,7 @@ transition(struct cmd *cmd, enum lc_action a, struct tr *t,
 	t->action = a;
 	t->now = app_now();
 	t->today = cal_today(t->now);
-	store_request_lock(app.db, t->id, tr_locked_cb, t);
+	store_request_lock(app.db, t->id, cmd_scope(cmd), tr_locked_cb, t);
 	return cmd_pending(cmd);
 }
 
@@ -373,6 +373,7 @@ cmd_request_history(struct cmd *cmd)
 		return cmd_param_failed();
 	if (!app_db_ready())
 		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
-	store_request_history(app.db, id, cmd_reply_store, cmd);
+	store_request_history(app.db, id, cmd_scope(cmd), cmd_reply_store,
+	    cmd);
 	return cmd_pending(cmd);
 }

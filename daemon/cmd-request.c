@@ -151,7 +151,8 @@ cmd_request_show(struct cmd *cmd)
 		return cmd_param_failed();
 	if (!app_db_ready())
 		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
-	store_request_show(app.db, id, cal_today(app_now()), cmd_reply_store,
+	store_request_show(app.db, id, cmd_scope(cmd), cal_today(app_now()),
+	    cmd_reply_store,
 	    cmd);
 	return cmd_pending(cmd);
 }
@@ -178,6 +179,7 @@ cmd_request_list(struct cmd *cmd)
 		return cmd_param_failed();
 	if (!has_within)
 		f.due_within = -1;
+	f.scope = cmd_scope(cmd);
 	if (!app_db_ready())
 		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
 	store_request_list(app.db, &f, cal_today(app_now()), cmd_reply_store,

@@ -51,6 +51,10 @@ static const struct cmd_def cmd_table[] = {
 	  "register a body (controller)" },
 	{ "entity.list",	cmd_entity_list,	R_ALL,
 	  "the bodies" },
+	{ "staff.add",		cmd_staff_add,		R_DPO,
+	  "add a person to a body's staff directory" },
+	{ "staff.list",		cmd_staff_list,		R_WORK,
+	  "a body's staff directory" },
 	{ "request.file",	cmd_request_file,	R_FILE,
 	  "file a request" },
 	{ "request.show",	cmd_request_show,	R_WORK,
@@ -101,6 +105,12 @@ cmd_free(struct cmd *cmd)
 	cJSON_Delete(cmd->id);
 	cJSON_Delete(cmd->params);
 	free(cmd);
+}
+
+const char *
+cmd_scope(const struct cmd *cmd)
+{
+	return cmd->caller.role == ROLE_STAFF ? cmd->caller.user : NULL;
 }
 
 void

@@ -37,6 +37,9 @@ void	cmd_detach(struct cmd *);
 char	*cmd_error_line(int code, const char *message);
 
 const struct caller *cmd_caller(const struct cmd *);
+/* What the caller may see: its Unix user for the staff role (its own body's
+   requests only), NULL for the other roles. */
+const char	*cmd_scope(const struct cmd *);
 
 struct cmd_result *cmd_ok(struct cmd *, struct cJSON *result);
 struct cmd_result *cmd_fail(struct cmd *, int code, const char *fmt, ...)
@@ -90,6 +93,8 @@ bool	param(struct cmd *, const struct param *, size_t n);
 
 /* Handlers, one family per file. */
 struct cmd_result *cmd_ping(struct cmd *);
+struct cmd_result *cmd_staff_add(struct cmd *);
+struct cmd_result *cmd_staff_list(struct cmd *);
 struct cmd_result *cmd_outbox_retry(struct cmd *);
 struct cmd_result *cmd_entity_add(struct cmd *);
 struct cmd_result *cmd_entity_list(struct cmd *);

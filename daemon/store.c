@@ -45,6 +45,12 @@
 	"'note', a.note, 'details', a.details) ORDER BY a.seq), '[]') "	\
 	"FROM audit_events a WHERE a.request_id = r.id)"
 
+/* The staff role sees the requests of its own body only: those of bodies
+   whose staff directory names the caller's Unix user ($n NULL: all). */
+#define SCOPE(n)							\
+	"(" n "::text IS NULL OR EXISTS (SELECT 1 FROM staff sc "	\
+	"WHERE sc.entity_id = r.entity_id AND sc.unix_user = " n "))"
+
 #define ENTITY_COLS							\
 	"e.code, e.name, e.email, e.dpo_email, "			\
 	"array_to_string(e.holidays, ','), " INSTANT("e.created_at")
@@ -662,16 +668,16 @@ request_show_cb(const struct db_res *res, void *arg)
 }
 
 void
-store_request_show(struct db *db, long long id, int today, store_cb *cb,
-    void *arg)
+store_request_show(struct db *db, long long id, const char *scope, int today,
+    store_cb *cb, void *arg)
 {
 	char		 ids[24];
-	const char	*p[1] = { ids };
+	const char	*p[2] = { ids, scope };
 
 	snprintf(ids, sizeof ids, "%lld", id);
 	db_query(db, "SELECT " REQ_COLS ", " HISTORY_SQL " "
 	    "FROM requests r JOIN entities e ON e.id = r.entity_id "
-	    "WHERE r.id = $1", 1, p, request_show_cb,
+	    "WHERE r.id = $1 AND " SCOPE("$2"), 2, p, request_show_cb,
 	    sq_new(db, cb, arg, today));
 }
 
@@ -706,7 +712,7 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
     store_cb *cb, void *arg)
 {
 	struct buf	 sql;
-	const char	*p[6];
+	const char	*p[7];
 	char		 todays[11], within[11], limit[24];
 	int		 n = 0;
 
@@ -723,6 +729,11 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
 	    REQ_COLS ", r.status IN ('completed', 'rejected', 'withdrawn') "
 	    "AS sort_closed, r.due_on AS sort_due FROM requests r JOIN entities e ON e.id = r.entity_id "
 	    "WHERE ($1::text IS NULL OR e.code = $1)");
+	if (f->scope != NULL) {
+		p[n++] = f->scope;
+		buf_addf(&sql, " AND EXISTS (SELECT 1 FROM staff sc WHERE "
+		    "sc.entity_id = r.entity_id AND sc.unix_user = $%d)", n);
+	}
 	if (f->status >= 0) {
 		p[n++] = req_status_names[f->status];
 		buf_addf(&sql, " AND r.status = $%d", n);
@@ -813,6 +824,7 @@ struct store_tx {
 	char		*params[28];
 	int		 nparams;
 	cJSON		*json;		/* the answer, once committed */
+	char		*scope;		/* staff: the caller's Unix user */
 };
 
 static void
@@ -821,6 +833,7 @@ tx_free(struct store_tx *tx)
 	for (int i = 0; i < tx->nparams; i++)
 		free(tx->params[i]);
 	cJSON_Delete(tx->json);
+	free(tx->scope);
 	free(tx);
 }
 
@@ -869,7 +882,7 @@ lock_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
 {
 	struct store_tx	*tx = arg;
 	char		 ids[24];
-	const char	*p[1] = { ids };
+	const char	*p[2] = { ids, tx->scope };
 
 	if (txn == NULL) {
 		tx->lock_cb(NULL, res_err(res, "BEGIN"), NULL, tx->arg);
@@ -879,17 +892,19 @@ lock_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
 	tx->txn = txn;
 	snprintf(ids, sizeof ids, "%lld", tx->id);
 	db_txn_query(txn, "SELECT " ROW_COLS " FROM requests r JOIN entities e "
-	    "ON e.id = r.entity_id WHERE r.id = $1 FOR UPDATE OF r", 1, p,
-	    lock_row_cb, tx);
+	    "ON e.id = r.entity_id WHERE r.id = $1 AND " SCOPE("$2")
+	    " FOR UPDATE OF r", 2, p, lock_row_cb, tx);
 }
 
 void
-store_request_lock(struct db *db, long long id, store_lock_cb *cb, void *arg)
+store_request_lock(struct db *db, long long id, const char *scope,
+    store_lock_cb *cb, void *arg)
 {
 	struct store_tx	*tx = xcalloc(1, sizeof *tx);
 
 	tx->db = db;
 	tx->id = id;
+	tx->scope = scope != NULL ? xstrdup(scope) : NULL;
 	tx->lock_cb = cb;
 	tx->arg = arg;
 	db_begin(db, lock_begin_cb, tx);
@@ -1029,14 +1044,16 @@ history_cb(const struct db_res *res, void *arg)
 }
 
 void
-store_request_history(struct db *db, long long id, store_cb *cb, void *arg)
+store_request_history(struct db *db, long long id, const char *scope,
+    store_cb *cb, void *arg)
 {
 	char		 ids[24];
-	const char	*p[1] = { ids };
+	const char	*p[2] = { ids, scope };
 
 	snprintf(ids, sizeof ids, "%lld", id);
 	db_query(db, "SELECT " HISTORY_SQL ", r.id FROM requests r "
-	    "WHERE r.id = $1", 1, p, history_cb, sq_new(db, cb, arg, 0));
+	    "WHERE r.id = $1 AND " SCOPE("$2"), 2, p, history_cb,
+	    sq_new(db, cb, arg, 0));
 }
 
 /* ---- alerts ------------------------------------------------------------ */

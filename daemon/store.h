@@ -110,7 +110,10 @@ struct store_tx;
 typedef void	store_lock_cb(struct store_tx *, int err,
 		    const struct request_row *, void *arg);
 /* BEGIN; SELECT ... FOR UPDATE of the request. */
-void	store_request_lock(struct db *, long long id, store_lock_cb *, void *);
+/* scope: for the staff role, the caller's Unix user (see SCOPE in
+   store.c); NULL for every other role. Out of scope is "not found". */
+void	store_request_lock(struct db *, long long id, const char *scope,
+	    store_lock_cb *, void *);
 /* ROLLBACK and free. */
 void	store_tx_abort(struct store_tx *);
 
@@ -179,11 +182,12 @@ typedef void	store_next_cb(int err, time_t next, void *arg);
 void	store_next_alert(struct db *, store_next_cb *, void *);
 
 /* json: {"events": [...]} of a request; E_NOT_FOUND. */
-void	store_request_history(struct db *, long long id, store_cb *, void *);
+void	store_request_history(struct db *, long long id, const char *scope,
+	    store_cb *, void *);
 
 /* json: the request plus "history"; E_NOT_FOUND. */
-void	store_request_show(struct db *, long long id, int today, store_cb *,
-	    void *);
+void	store_request_show(struct db *, long long id, const char *scope,
+	    int today, store_cb *, void *);
 
 struct request_filter {
 	const char	*entity;	/* NULL: all */
@@ -192,6 +196,7 @@ struct request_filter {
 	bool		 overdue;
 	long long	 due_within;	/* -1: no limit */
 	long long	 limit;
+	const char	*scope;		/* staff: the caller's Unix user */
 };
 /* json: {"requests": [...], "count": N}; E_NOT_FOUND for an unknown body. */
 void	store_request_list(struct db *, const struct request_filter *,
