@@ -511,6 +511,17 @@ ctl_busy(const struct ctl *ctl)
 }
 
 int
+ctl_unsent(const struct ctl *ctl)
+{
+	int	n = 0;
+
+	for (struct ctl_conn *c = ctl->conns; c != NULL; c = c->next)
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+			n++;
+	return n;
+}
+
+int
 ctl_nconns(const struct ctl *ctl)
 {
 	return ctl->nconns;

@@ -41,6 +41,9 @@ void		 ctl_free(struct ctl *);
 /* Connections with a command in flight. */
 int		 ctl_busy(const struct ctl *);
 int		 ctl_nconns(const struct ctl *);
+/* Connections with answers not yet written to the socket: shutdown waits
+   for them, since an answer is the only proof of a commit a client has. */
+int		 ctl_unsent(const struct ctl *);
 
 /* For cmd.c: the connection's command in flight, and its answer. */
 void		 ctl_conn_set_cmd(struct ctl_conn *, struct cmd *);

@@ -190,7 +190,7 @@ shutdown_check(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval	tv = { 0, 50 * 1000 };
 	int		busy = ctl_busy(app.ctl) + db_pending(app.db) +
-			    sched_busy() + outbox_busy();
+			    sched_busy() + outbox_busy() + ctl_unsent(app.ctl);
 
 	(void)fd;
 	(void)what;
