@@ -3,7 +3,8 @@
 #
 #   make            build/dsrd and build/dsrctl
 #   make run        private PostgreSQL under ./var/, dsrd in the foreground
-#   make check      unit tests (cmocka) and end-to-end tests, under ASan/UBSan
+#   make check      unit tests (cmocka) and end-to-end tests, under ASan/UBSan,
+#                   and a subset of the latter under valgrind (e2e-valgrind)
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 
 PREFIX	?= /usr/local
@@ -171,6 +172,38 @@ e2e: deps-check $(A)/dsrd $(A)/dsrctl
 	DSRD_BIN=$(CURDIR)/$(A)/dsrd DSRCTL_BIN=$(CURDIR)/$(A)/dsrctl \
 	    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/e2e
 
+# The release dsrd under valgrind's memcheck (ASan and valgrind don't mix),
+# on the e2e tests that walk most of the daemon (2.5 minutes on 2 cores):
+# error and reconnect paths, every transition, mail and webhooks, roles,
+# limits, crashes. A daemon with a definite leak or an invalid access exits
+# 99 (its test fails), and its log in build/valgrind is printed. Left out:
+# tests that measure latency or memory, or that only a faked clock reaches.
+VG_E2E	 = protocol bad_input file list transitions delivery lifecycle \
+	   outage roles staff crash limits
+VG_SKIP	 = test_delivery.py::test_slow_receiver_times_out_without_stalling \
+	   test_delivery.py::test_slow_mail_server_never_stalls_the_loop \
+	   test_limits.py::test_pipelining_client_that_never_reads \
+	   test_limits.py::test_idle_clock_starts_after_the_answer
+.PHONY: e2e-valgrind
+e2e-valgrind: deps-check $(B)/dsrd $(B)/dsrctl
+	@rm -rf $(B)/valgrind; rc=0; \
+	DSRD_BIN=$(CURDIR)/tests/e2e/valgrind-dsrd \
+	    DSRD_VALGRIND_BIN=$(CURDIR)/$(B)/dsrd \
+	    DSRD_VALGRIND_LOGDIR=$(CURDIR)/$(B)/valgrind \
+	    DSRCTL_BIN=$(CURDIR)/$(B)/dsrctl \
+	    /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+	    $(VG_E2E:%=tests/e2e/test_%.py) \
+	    $(VG_SKIP:%=--deselect tests/e2e/%) || rc=$$?; \
+	logs=$$(ls $(B)/valgrind/dsrd.*.log 2>/dev/null); \
+	if [ -z "$$logs" ]; then echo "e2e-valgrind: no valgrind log" >&2; \
+	    exit 1; fi; \
+	bad=$$(grep -lE 'definitely lost: [1-9]|Invalid (read|write|free)' \
+	    $$logs); \
+	for f in $$bad; do echo "== $$f" >&2; cat "$$f" >&2; rc=1; done; \
+	echo "e2e-valgrind: $$(echo $$logs | wc -w) dsrd runs," \
+	    "$$(echo $$bad | wc -w) with memory errors"; \
+	exit $$rc
+
 # The unit, sysusers and tmpfiles snippets, offline: systemd-analyze
 # verify and security (exposure <= 2.0), and the watchdog of the built dsrd.
 .PHONY: check-systemd
@@ -189,6 +222,7 @@ check: deps-check
 	$(MAKE) man-lint
 	$(MAKE) check-systemd
 	$(MAKE) e2e
+	$(MAKE) e2e-valgrind
 
 run: deps-run all
 	scripts/run-dev
