@@ -46,11 +46,11 @@ CORE	 = util log proto calendar validate config lifecycle notify deadline db sto
 	   cmd-request cmd-entity cmd-admin cmd-lifecycle sched \
 	   audit store-admin cmd-audit \
 	   store-outbox mailer outbox curlm webhook mail \
-	   store-staff cmd-staff
+	   store-staff cmd-staff ropa
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
-CLIENT	 = util proto
-UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail \
+CLIENT	 = util proto ropa
+UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail ropa \
 	   fuzz_regress
 
 SQL	 = $(sort $(wildcard sql/*.sql))
@@ -122,6 +122,7 @@ T_cmd	 = $(CORE) migrations
 T_curlm	 = curlm util log
 T_webhook = webhook util log
 T_mail	 = mail util log validate
+T_ropa	 = ropa util log validate
 T_fuzz_regress = $(CORE) migrations
 .SECONDEXPANSION:
 $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*)))
