@@ -5,6 +5,7 @@
 #   make run        private PostgreSQL under ./var/, dsrd in the foreground
 #   make check      unit tests (cmocka) and end-to-end tests, under ASan/UBSan,
 #                   and a subset of the latter under valgrind (e2e-valgrind)
+#   make bench      the benchmarks of docs/performance.md (not part of check)
 #   make install    PREFIX (/usr/local) and DESTDIR honoured
 
 PREFIX	?= /usr/local
@@ -56,6 +57,7 @@ UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curl
 SQL	 = $(sort $(wildcard sql/*.sql))
 
 .PHONY: all run check unit e2e install clean deps-build deps-run deps-check fuzz
+.PHONY: bench deps-bench
 all: $(B)/dsrd $(B)/dsrctl
 
 $(B)/.deps-build: scripts/deps
@@ -66,6 +68,8 @@ deps-run:
 	@scripts/deps run
 deps-check:
 	@scripts/deps check
+deps-bench:
+	@scripts/deps bench
 
 $(B)/gen/migrations.c: $(SQL) scripts/embed-sql | $(B)/.deps-build
 	@mkdir -p $(@D)
@@ -227,6 +231,14 @@ check: deps-check
 
 run: deps-run all
 	scripts/run-dev
+
+# The load generator and the driver of docs/performance.md; BENCH_ARGS=--quick
+# tries the harness in a minute.
+$(B)/dsrload: bench/dsrload.c
+	@mkdir -p $(@D)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) -O2 -g -o $@ bench/dsrload.c
+bench: deps-bench all $(B)/dsrload
+	/usr/bin/python3 bench/run $(BENCH_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
