@@ -1066,6 +1066,7 @@ struct batch {
 	char		 limit[16];
 	store_raised_cb	*raised_cb;
 	char		*params[9];
+	int		 raised;
 };
 
 static void
@@ -1166,7 +1167,7 @@ alert_commit_done(const struct db_res *res, void *arg)
 	if (!res->ok)
 		b->raised_cb(res_err(res, "alert COMMIT"), 0, b->arg);
 	else
-		b->raised_cb(0, b->tx->nparams, b->arg);
+		b->raised_cb(0, b->raised, b->arg);
 	for (int i = 0; i < 9; i++)
 		free(b->params[i]);
 	tx_free(b->tx);
@@ -1189,8 +1190,7 @@ alert_commit_cb(const struct db_res *res, void *arg)
 	for (int i = 0; i < db_ntuples(res); i++)
 		log_info("request %s: %s alert raised", db_value(res, i, 0),
 		    db_value(res, i, 1));
-	/* nparams is free for reuse here: it carries the count */
-	b->tx->nparams = db_ntuples(res);
+	b->raised = db_ntuples(res);
 	db_txn_commit(b->tx->txn, alert_commit_done, b);
 	b->tx->txn = NULL;
 }
