@@ -32,17 +32,6 @@ outbox_row_free(struct outbox_row *r)
 	free(r);
 }
 
-static int
-err_of(const struct db_res *res, const char *what)
-{
-	if (res->unavailable)
-		return E_UNAVAILABLE;
-	log_error("%s: SQL error %s: %s", what,
-	    res->sqlstate ? res->sqlstate : "?",
-	    res->message ? res->message : "?");
-	return E_INTERNAL;
-}
-
 static char *
 dup_or_null(const char *s)
 {
@@ -62,7 +51,7 @@ claim_cb(const struct db_res *res, void *arg)
 	int			  n = 0;
 
 	if (!res->ok) {
-		c->cb(err_of(res, "outbox claim"), NULL, 0, c->arg);
+		c->cb(store_db_err(res, "outbox claim"), NULL, 0, c->arg);
 		free(c);
 		return;
 	}
@@ -136,7 +125,7 @@ done_cb(const struct db_res *res, void *arg)
 {
 	struct done	*d = arg;
 
-	d->cb(res->ok ? 0 : err_of(res, "outbox update"), d->arg);
+	d->cb(res->ok ? 0 : store_db_err(res, "outbox update"), d->arg);
 	free(d);
 }
 
@@ -219,7 +208,7 @@ next_cb(const struct db_res *res, void *arg)
 	const char	*v;
 
 	if (!res->ok)
-		w->cb(err_of(res, "outbox next"), DL_NO_TIME, w->arg);
+		w->cb(store_db_err(res, "outbox next"), DL_NO_TIME, w->arg);
 	else {
 		v = db_value(res, 0, 0);
 		w->cb(0, v ? (time_t)strtoll(v, NULL, 10) : DL_NO_TIME, w->arg);
@@ -255,7 +244,7 @@ retry_cb(const struct db_res *res, void *arg)
 	cJSON			*o;
 
 	if (!res->ok) {
-		out.err = err_of(res, "outbox retry");
+		out.err = store_db_err(res, "outbox retry");
 		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
 		    "internal error (logged)";
 	} else if (db_ntuples(res) == 0) {

@@ -845,8 +845,8 @@ store_tx_abort(struct store_tx *tx)
 	tx_free(tx);
 }
 
-static int
-res_err(const struct db_res *res, const char *what)
+int
+store_db_err(const struct db_res *res, const char *what)
 {
 	if (res->unavailable)
 		return E_UNAVAILABLE;
@@ -864,7 +864,7 @@ lock_row_cb(const struct db_res *res, void *arg)
 	int			 err = 0;
 
 	if (!res->ok)
-		err = res_err(res, "request lock");
+		err = store_db_err(res, "request lock");
 	else if (db_ntuples(res) == 0)
 		err = E_NOT_FOUND;
 	else if (row_decode(res, 0, &row) != 0)
@@ -885,7 +885,7 @@ lock_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
 	const char	*p[2] = { ids, tx->scope };
 
 	if (txn == NULL) {
-		tx->lock_cb(NULL, res_err(res, "BEGIN"), NULL, tx->arg);
+		tx->lock_cb(NULL, store_db_err(res, "BEGIN"), NULL, tx->arg);
 		tx_free(tx);
 		return;
 	}
@@ -946,7 +946,7 @@ apply_commit_cb(const struct db_res *res, void *arg)
 	if (!res->ok) {
 		/* After a failed COMMIT the change may or may not be there:
 		   the client is told "unavailable", never "done". */
-		out.err = res_err(res, "COMMIT");
+		out.err = store_db_err(res, "COMMIT");
 		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
 		    "internal error (logged)";
 	} else {
@@ -964,7 +964,7 @@ apply_cb(const struct db_res *res, void *arg)
 	struct store_res	 out = { 0 };
 
 	if (!res->ok || db_ntuples(res) != 1) {
-		out.err = res->ok ? E_INTERNAL : res_err(res, "request update");
+		out.err = res->ok ? E_INTERNAL : store_db_err(res, "request update");
 		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
 		    "internal error (logged)";
 		tx->cb(&out, tx->arg);
@@ -1077,7 +1077,7 @@ batch_rows_cb(const struct db_res *res, void *arg)
 	int			 n, k = 0;
 
 	if (!res->ok) {
-		b->cb(NULL, res_err(res, "alert batch"), NULL, 0, b->arg);
+		b->cb(NULL, store_db_err(res, "alert batch"), NULL, 0, b->arg);
 		store_tx_abort(b->tx);
 		free(b);
 		return;
@@ -1101,7 +1101,7 @@ batch_begin_cb(struct db_txn *txn, const struct db_res *res, void *arg)
 	const char	*p[2] = { b->now, b->limit };
 
 	if (txn == NULL) {
-		b->cb(NULL, res_err(res, "BEGIN"), NULL, 0, b->arg);
+		b->cb(NULL, store_db_err(res, "BEGIN"), NULL, 0, b->arg);
 		tx_free(b->tx);
 		free(b);
 		return;
@@ -1165,7 +1165,7 @@ alert_commit_done(const struct db_res *res, void *arg)
 	struct batch	*b = arg;
 
 	if (!res->ok)
-		b->raised_cb(res_err(res, "alert COMMIT"), 0, b->arg);
+		b->raised_cb(store_db_err(res, "alert COMMIT"), 0, b->arg);
 	else
 		b->raised_cb(0, b->raised, b->arg);
 	for (int i = 0; i < 9; i++)
@@ -1180,7 +1180,7 @@ alert_commit_cb(const struct db_res *res, void *arg)
 	struct batch	*b = arg;
 
 	if (!res->ok) {
-		b->raised_cb(res_err(res, "alert insert"), 0, b->arg);
+		b->raised_cb(store_db_err(res, "alert insert"), 0, b->arg);
 		for (int i = 0; i < 9; i++)
 			free(b->params[i]);
 		store_tx_abort(b->tx);
@@ -1274,7 +1274,7 @@ next_alert_cb(const struct db_res *res, void *arg)
 	const char	*v;
 
 	if (!res->ok)
-		q->cb(res_err(res, "next alert"), DL_NO_TIME, q->arg);
+		q->cb(store_db_err(res, "next alert"), DL_NO_TIME, q->arg);
 	else {
 		v = db_value(res, 0, 0);
 		q->cb(0, v ? (time_t)strtoll(v, NULL, 10) : DL_NO_TIME, q->arg);

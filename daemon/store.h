@@ -209,6 +209,11 @@ void	store_request_list(struct db *, const struct request_filter *,
  */
 extern bool	store_pause_on_await;
 
+/* The E_ code of a failed statement: E_UNAVAILABLE when the connection is
+   gone, else E_INTERNAL after logging the SQL error (never its values). */
+struct db_res;
+int	store_db_err(const struct db_res *, const char *what);
+
 /* RFC 3339 UTC of an instant, into out (21 bytes). */
 void	store_format_instant(time_t, char out[21]);
 
