@@ -385,6 +385,18 @@ def workdir():
 
 
 @pytest.fixture(scope="module")
+def dsrctl_bin(workdir):
+    """dsrctl where every user may run it: the build tree may sit in a
+    private directory (a clone under mktemp -d is 0700), so tests that run
+    dsrctl as another Unix user use this copy."""
+    dst = workdir / "dsrctl"
+    if not dst.exists():
+        shutil.copy2(DSRCTL_BIN, dst)
+        dst.chmod(0o755)
+    return str(dst)
+
+
+@pytest.fixture(scope="module")
 def pg(workdir):
     c = PgCluster(workdir / "pg")
     c.start()

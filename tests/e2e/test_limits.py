@@ -16,13 +16,12 @@ import json
 import os
 import pwd
 import subprocess
-import threading
 import time
 
 import pytest
 
 import helpers
-from conftest import DSRCTL_BIN, _env, sanitizer_errors
+from conftest import _env, sanitizer_errors
 from helpers import RawConn, assert_rpc_error
 
 MIB = 1024 * 1024
@@ -118,7 +117,7 @@ def test_max_clients(daemons):
 
 # ---------------------------------------------------------------- per uid
 
-def test_max_clients_per_uid(daemons):
+def test_max_clients_per_uid(daemons, dsrctl_bin):
     pw = nobody()
     dd = daemons("peruid", overrides={
         "daemon": {"max_clients_per_uid": 2, "socket_mode": "0666"},
@@ -135,7 +134,7 @@ def test_max_clients_per_uid(daemons):
         expect_limit(extra, "too many connections from this user")
         extra.close()
         # dsrctl as that user: the same refusal, exit 69.
-        p = subprocess.run(["runuser", "-u", "nobody", "--", DSRCTL_BIN,
+        p = subprocess.run(["runuser", "-u", "nobody", "--", dsrctl_bin,
                             "--socket", str(dd.socket), "--json", "ping"],
                            capture_output=True, timeout=30, env=_env())
         assert not sanitizer_errors(p.stderr.decode()), p.stderr

@@ -12,14 +12,13 @@ import grp
 import json as jsonlib
 import os
 import pwd
-import shutil
 import subprocess
 import time
 
 import pytest
 
 import helpers
-from conftest import DSRCTL_BIN, CtlResult, _env, sanitizer_errors
+from conftest import CtlResult, _env, sanitizer_errors
 
 DPO_MAIL = "dpo@consorzio.example.it"
 STAFF_MAIL = "protocollo@comune.example.it"
@@ -82,15 +81,6 @@ def users():
             _tool(["userdel", name])
         if group:
             _tool(["groupdel", GROUP])
-
-
-@pytest.fixture(scope="module")
-def dsrctl_bin(workdir):
-    """dsrctl where every user may run it (the build tree may be private)."""
-    dst = workdir / "dsrctl"
-    shutil.copy2(DSRCTL_BIN, dst)
-    dst.chmod(0o755)
-    return str(dst)
 
 
 def access(users):

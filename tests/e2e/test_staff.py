@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import DSRCTL_BIN, _env
+from conftest import _env, sanitizer_errors
 
 USER = "dsrst%x" % (os.getpid() & 0xfffff)
 
@@ -75,15 +75,18 @@ def unix_user():
         time.sleep(0.2)
 
 
-def as_user(dd, user, *args):
-    p = subprocess.run(["runuser", "-u", user, "--", DSRCTL_BIN, "--socket",
+def as_user(dd, bin, user, *args):
+    p = subprocess.run(["runuser", "-u", user, "--", bin, "--socket",
                         str(dd.socket), "--json"] + [str(a) for a in args],
                        capture_output=True, timeout=30, env=_env())
+    err = p.stderr.decode("utf-8", "replace")
+    assert not sanitizer_errors(err), err
+    assert p.stdout, "dsrctl as %s printed nothing: %s" % (user, err)
     import json
     return p.returncode, json.loads(p.stdout.decode())
 
 
-def test_staff_role_sees_its_own_body_only(daemons, unix_user):
+def test_staff_role_sees_its_own_body_only(daemons, unix_user, dsrctl_bin):
     dd = daemons("scope", overrides={"daemon": {"socket_mode": "0666"},
                                      "access": {"staff": unix_user}})
     os.chmod(os.path.dirname(str(dd.socket)), 0o755)
@@ -96,18 +99,18 @@ def test_staff_role_sees_its_own_body_only(daemons, unix_user):
     b = ctl.file(other, type="erasure")["id"]
     ctl.ok("forward", a)
     ctl.ok("forward", b)
-    rc, doc = as_user(dd, unix_user, "list")
+    rc, doc = as_user(dd, dsrctl_bin, unix_user, "list")
     assert rc == 0
     ids = [r["id"] for r in doc["requests"]]
     assert a in ids and b not in ids
-    assert as_user(dd, unix_user, "show", a)[0] == 0
-    rc, doc = as_user(dd, unix_user, "show", b)
+    assert as_user(dd, dsrctl_bin, unix_user, "show", a)[0] == 0
+    rc, doc = as_user(dd, dsrctl_bin, unix_user, "show", b)
     assert rc == 1 and doc["error"]["code"] == 1
-    assert as_user(dd, unix_user, "history", b)[0] == 1
-    rc, doc = as_user(dd, unix_user, "complete", b)
+    assert as_user(dd, dsrctl_bin, unix_user, "history", b)[0] == 1
+    rc, doc = as_user(dd, dsrctl_bin, unix_user, "complete", b)
     assert rc == 1, doc
     assert ctl.ok("show", b)["status"] == "forwarded"
-    rc, doc = as_user(dd, unix_user, "complete", a, "--note", "fatto")
+    rc, doc = as_user(dd, dsrctl_bin, unix_user, "complete", a, "--note", "fatto")
     assert rc == 0 and doc["status"] == "completed"
     hist = ctl.ok("history", a)["events"]
     assert (hist[-1]["actor"], hist[-1]["role"]) == (unix_user, "staff")
