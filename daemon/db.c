@@ -514,9 +514,17 @@ static void
 conn_start(struct db_conn *c)
 {
 	static const char *const keys[] = {
-		"dbname", "fallback_application_name", NULL
+		"options", "dbname", "fallback_application_name", NULL
 	};
-	const char	*vals[] = { c->db->conninfo, "dsrd", NULL };
+	/*
+	 * jit off: dsrd's statements are short, and a row estimate that
+	 * grows with the data (a set-returning function, a big outbox) put
+	 * 0.5 s of JIT compilation in front of 70 ms of work. "options"
+	 * comes before dbname, so that options in conninfo replace it, and
+	 * it is left out when PGOPTIONS is set, which then applies as it is.
+	 */
+	const char	*opts = getenv("PGOPTIONS") == NULL ? "-c jit=off" : NULL;
+	const char	*vals[] = { opts, c->db->conninfo, "dsrd", NULL };
 	struct timeval	 tv = {
 		DB_CONNECT_TIMEOUT_MS / 1000,
 		(DB_CONNECT_TIMEOUT_MS % 1000) * 1000

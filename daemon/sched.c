@@ -6,6 +6,7 @@
  * the batch make that the database's job, across restarts and daemons.
  */
 #include <stdlib.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -24,6 +25,7 @@
 
 static struct {
 	struct event	*timer;
+	time_t		 armed_at;	/* what the timer is armed for */
 	int		 busy;		/* a query or batch in flight */
 	int		 kicked;	/* look again when it is done */
 	int		 running;
@@ -31,17 +33,46 @@ static struct {
 
 static void	sched_query(void);
 
+/* The daemon's clock to the millisecond (CLOCK_REALTIME, as time(2) and
+   libfaketime see it). */
+static long long
+sched_now_ms(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
+		return (long long)app_now() * 1000;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Arms the timer for the instant `at` (capped), to the millisecond: an
+ * alert moment is a whole second, and a timer armed in whole seconds from
+ * time() would fire up to a second late.
+ */
+static void
+sched_arm_at(time_t at)
+{
+	struct timeval	tv;
+	long long	now = sched_now_ms(), ms;
+
+	ms = (long long)at * 1000 - now;
+	if (ms > SCHED_CAP * 1000LL) {
+		ms = SCHED_CAP * 1000LL;
+		at = (time_t)((now + ms) / 1000);
+	}
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	sched.armed_at = at;
+	evtimer_add(sched.timer, &tv);
+}
+
 static void
 sched_arm(long seconds)
 {
-	struct timeval	tv = { 0, 0 };
-
-	if (seconds > SCHED_CAP)
-		seconds = SCHED_CAP;
-	if (seconds < 0)
-		seconds = 0;
-	tv.tv_sec = seconds;
-	evtimer_add(sched.timer, &tv);
+	sched_arm_at(app_now() + seconds);
 }
 
 static void
@@ -152,7 +183,7 @@ sched_batch(void)
 static void
 next_cb(int err, time_t next, void *arg)
 {
-	time_t	now = app_now();
+	long long	now = sched_now_ms();
 
 	(void)arg;
 	sched.busy = 0;
@@ -162,14 +193,17 @@ next_cb(int err, time_t next, void *arg)
 		sched_arm(SCHED_RETRY);
 		return;
 	}
-	if (next != DL_NO_TIME && next <= now) {
+	if (next != DL_NO_TIME && (long long)next * 1000 <= now) {
 		sched_batch();
 		return;
 	}
-	sched_arm(next == DL_NO_TIME ? SCHED_CAP : (long)(next - now));
-	if (next != DL_NO_TIME)
-		log_debug("scheduler: next alert in %lld s",
-		    (long long)(next - now));
+	if (next == DL_NO_TIME)
+		sched_arm(SCHED_CAP);
+	else {
+		sched_arm_at(next);
+		log_debug("scheduler: next alert in %lld ms",
+		    (long long)next * 1000 - now);
+	}
 	sched_idle();
 }
 
@@ -204,6 +238,22 @@ void
 sched_kick(void)
 {
 	sched_query();
+}
+
+void
+sched_kick_at(time_t when)
+{
+	if (!sched.running || when == DL_NO_TIME)
+		return;
+	if (sched.busy) {
+		/* The query in flight may have looked before this commit. */
+		sched.kicked = 1;
+		return;
+	}
+	/* The armed moment comes first: nothing to do, not even a query. */
+	if (when >= sched.armed_at && evtimer_pending(sched.timer, NULL))
+		return;
+	sched_arm_at(when);
 }
 
 void

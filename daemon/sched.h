@@ -9,6 +9,8 @@
 #ifndef DSR_SCHED_H
 #define DSR_SCHED_H
 
+#include <time.h>
+
 struct event_base;
 
 void	sched_init(struct event_base *);
@@ -16,6 +18,9 @@ void	sched_init(struct event_base *);
 void	sched_start(void);
 /* Something changed (a request was filed or moved): look again. */
 void	sched_kick(void);
+/* A request now has an alert due at `when`: re-arms the timer if that
+   comes before the moment it is armed for (no query otherwise). */
+void	sched_kick_at(time_t when);
 /* Shutting down or database gone: no new work. */
 void	sched_stop(void);
 void	sched_free(void);

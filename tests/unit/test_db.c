@@ -410,6 +410,56 @@ test_db_value(void **state)
 	env_close(&e, 1);
 }
 
+/*
+ * dsrd's connections run with jit off (its statements are short, and JIT
+ * once cost 0.5 s a batch), unless the connection string or PGOPTIONS says
+ * otherwise: theirs is the operator's choice.
+ */
+static void
+test_jit_off(void **state)
+{
+	static const struct {
+		const char	*extra;		/* appended to the conninfo */
+		const char	*pgoptions;	/* PGOPTIONS, or NULL */
+		const char	*jit;		/* what SHOW jit says */
+	} cases[] = {
+		{ "", NULL, "off" },
+		{ " options='-c jit=on'", NULL, "on" },
+		{ "", "-c jit=on", "on" },
+		{ " options='-c work_mem=8MB'", NULL, "on" },
+	};
+	const char	*old = getenv("PGOPTIONS");
+	char		*saved = old != NULL ? xstrdup(old) : NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct env	 e;
+		struct qr	 q = { 0 };
+		char		*ci = xasprintf("%s%s", conninfo(),
+				    cases[i].extra);
+
+		if (cases[i].pgoptions != NULL)
+			setenv("PGOPTIONS", cases[i].pgoptions, 1);
+		else
+			unsetenv("PGOPTIONS");
+		env_init(&e, NULL);
+		e.db = db_new(e.base, ci, 1, state_cb, &e);
+		WAIT_FOR(&e, e.up, WAIT_MS);
+		assert_true(e.up);
+		run_query(&e, &q, "SHOW jit", 0, NULL);
+		assert_true(q.ok);
+		assert_string_equal(q.vals[0], cases[i].jit);
+		qr_reset(&q);
+		env_close(&e, 1);
+		free(ci);
+	}
+	if (saved != NULL)
+		setenv("PGOPTIONS", saved, 1);
+	else
+		unsetenv("PGOPTIONS");
+	free(saved);
+}
+
 static void
 test_sql_errors(void **state)
 {
@@ -993,6 +1043,7 @@ main(void)
 		cmocka_unit_test(test_unavailable_before_up),
 		cmocka_unit_test(test_params_and_nulls),
 		cmocka_unit_test(test_db_value),
+		cmocka_unit_test(test_jit_off),
 		cmocka_unit_test(test_sql_errors),
 		cmocka_unit_test(test_multi_statement),
 		cmocka_unit_test(test_large),
