@@ -758,10 +758,18 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
 	}
 	snprintf(limit, sizeof limit, "%lld", f->limit);
 	p[n++] = limit;
-	buf_addf(&sql, " ORDER BY r.status IN ('completed', 'rejected', "
-	    "'withdrawn'), r.due_on, r.id LIMIT $%d) "
+	/*
+	 * Closed requests come last. When the filters admit only open ones
+	 * that key is constant, and leaving it out is what lets PostgreSQL
+	 * read requests_open_due in order and stop at the limit, instead of
+	 * sorting every match (550 ms with a million requests).
+	 */
+	buf_addf(&sql, " ORDER BY %sr.due_on, r.id LIMIT $%d) "
 	    "SELECT b.known, l.* FROM b LEFT JOIN l ON b.known "
-	    "ORDER BY l.sort_closed, l.sort_due, l.id", n);
+	    "ORDER BY l.sort_closed, l.sort_due, l.id",
+	    f->overdue || f->due_within >= 0 || (f->status >= 0 &&
+	    !is_final(req_status_names[f->status])) ? "" :
+	    "r.status IN ('completed', 'rejected', 'withdrawn'), ", n);
 	db_query(db, sql.data, n, p, request_list_cb,
 	    sq_new(db, cb, arg, today));
 	buf_free(&sql);
