@@ -55,6 +55,12 @@ static const struct cmd_def cmd_table[] = {
 	  "add a person to a body's staff directory" },
 	{ "staff.list",		cmd_staff_list,		R_WORK,
 	  "a body's staff directory" },
+	{ "ropa.import",	cmd_ropa_import,	R_DPO,
+	  "import a body's register of processing activities (art. 30)" },
+	{ "ropa.list",		cmd_ropa_list,		R_WORK,
+	  "the activities of the registers, with filters" },
+	{ "ropa.show",		cmd_ropa_show,		R_WORK,
+	  "one activity of a register, every field" },
 	{ "request.file",	cmd_request_file,	R_FILE,
 	  "file a request" },
 	{ "request.show",	cmd_request_show,	R_WORK,
@@ -425,6 +431,9 @@ param_one(struct cmd *cmd, const struct param *p, const cJSON *v)
 			return false;
 		}
 		break;
+	case PT_JSON:
+		*(const cJSON **)p->out = v;
+		break;
 	}
 	if (p->present != NULL)
 		*p->present = true;
@@ -468,6 +477,8 @@ param(struct cmd *cmd, const struct param *ps, size_t n)
 			    p->type == PT_CODE || p->type == PT_TAX_CODE ||
 			    p->type == PT_EMAIL)
 				*(const char **)p->out = NULL;
+			else if (p->type == PT_JSON)
+				*(const cJSON **)p->out = NULL;
 			else if (p->type == PT_ENUM)
 				*(int *)p->out = -1;
 			continue;

@@ -68,6 +68,8 @@ enum param_type {
 	PT_TAX_CODE,	/* const char **: codice fiscale, upper-cased */
 	PT_EMAIL,	/* const char ** */
 	PT_HOLIDAYS,	/* struct cal_local *: "MM-DD,..." */
+	PT_JSON,	/* const struct cJSON **: any value but null, checked
+			   by the handler; valid until the command ends */
 };
 
 struct param {
@@ -95,6 +97,9 @@ bool	param(struct cmd *, const struct param *, size_t n);
 struct cmd_result *cmd_ping(struct cmd *);
 struct cmd_result *cmd_staff_add(struct cmd *);
 struct cmd_result *cmd_staff_list(struct cmd *);
+struct cmd_result *cmd_ropa_import(struct cmd *);
+struct cmd_result *cmd_ropa_list(struct cmd *);
+struct cmd_result *cmd_ropa_show(struct cmd *);
 struct cmd_result *cmd_outbox_retry(struct cmd *);
 struct cmd_result *cmd_entity_add(struct cmd *);
 struct cmd_result *cmd_entity_list(struct cmd *);
