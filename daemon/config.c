@@ -4,9 +4,12 @@
  * reload cannot change, and what config_to_json shows; the type of a key
  * decides how its text is parsed, stored, compared and shown. A load parses
  * into a private struct and hands it over only when the whole file is good,
- * so a failed reload leaves the running config as it was. It must never
- * echo a value into a cause or a log (a value may be a secret) and never
- * show a secret key in config_to_json.
+ * so a failed reload leaves the running config as it was. A CF_FILE key
+ * names a file that holds the value of another key (a webhook's secret
+ * through systemd's LoadCredential=); the file is read at every load, so a
+ * reload picks up a new one. It must never echo a value into a cause or a
+ * log (a value may be a secret; a CF_FILE key's path is named, never the
+ * file's bytes) and never show a secret key in config_to_json.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -60,6 +63,8 @@ enum cf_type {
 	CF_HTTP_URL,	/* http:// or https:// */
 	CF_WH_SECRET,	/* whsec_ + base64 */
 	CF_EVENTS,	/* "*", "" or comma list of events, as a bit set */
+	CF_FILE,	/* path of a file holding the value of the key whose
+			   field is at off_n; the two are alternatives */
 };
 
 #define CF_RELOAD	0x01	/* may change on SIGHUP */
@@ -80,7 +85,8 @@ struct cf_key {
 	const char *const	*choices;	/* CF_ENUM, NULL ends */
 	int			 flags;
 	size_t			 off;
-	size_t			 off_n;	/* CF_WARN_DAYS: count */
+	size_t			 off_n;	/* CF_WARN_DAYS: count; CF_FILE:
+					   the key the file holds */
 };
 
 static const char *const cf_languages[] = { "it", "en", NULL };
@@ -175,6 +181,10 @@ static const struct cf_key cf_keys[] = {
 	    NULL, R | CF_REQUIRED | CF_WEBHOOK, W(url), 0 },
 	{ "webhook", "secret", CF_WH_SECRET, NULL, 0, 0,
 	    NULL, R | CF_REQUIRED | CF_WEBHOOK | CF_SECRET, W(secret), 0 },
+	/* The path is not secret (config_to_json shows it); what the file
+	   holds is stored as secret, and checked as secret is. */
+	{ "webhook", "secret_file", CF_FILE, NULL, 1, CF_MAX_LINE,
+	    NULL, R | CF_WEBHOOK, W(secret_file), W(secret) },
 	{ "webhook", "events", CF_EVENTS, "*", 0, 0,
 	    NULL, R | CF_WEBHOOK, W(events), 0 },
 };
@@ -208,6 +218,7 @@ cf_is_string(enum cf_type t)
 	case CF_SMTP_URL:
 	case CF_HTTP_URL:
 	case CF_WH_SECRET:
+	case CF_FILE:
 		return 1;
 	case CF_INT:
 	case CF_BOOL:
@@ -649,6 +660,8 @@ cf_rule(const struct cf_key *k)
 		return xstrdup("not an http:// or https:// URL");
 	case CF_WH_SECRET:
 		return xstrdup("not whsec_ followed by base64");
+	case CF_FILE:
+		return xasprintf("not a path of 1..%lld characters", k->max);
 	case CF_EVENTS:
 		buf_init(&b);
 		buf_adds(&b, "not * or a comma list of distinct events (");
@@ -677,6 +690,7 @@ cf_parse(const struct cf_key *k, const char *s, int is_default,
 	memset(v, 0, sizeof *v);
 	switch (k->type) {
 	case CF_STRING:
+	case CF_FILE:	/* the path; cf_handler reads the file */
 		if (k->min > 0 && *s == '\0') {
 			*cause = xstrdup("must not be empty");
 			return -1;
@@ -776,6 +790,16 @@ cf_parse(const struct cf_key *k, const char *s, int is_default,
 	return rc;
 }
 
+/* Frees a string field, wiping it first if the key is secret. */
+static void
+cf_free_string(const struct cf_key *k, char **p)
+{
+	if (*p != NULL && (k->flags & CF_SECRET))
+		explicit_bzero(*p, strlen(*p));
+	free(*p);
+	*p = NULL;
+}
+
 /* Stores a parsed value, freeing the one it replaces. */
 static void
 cf_store(const struct cf_key *k, void *base, union cf_value *v)
@@ -783,7 +807,7 @@ cf_store(const struct cf_key *k, void *base, union cf_value *v)
 	void	*p = cf_ptr(base, k->off);
 
 	if (cf_is_string(k->type)) {
-		free(*(char **)p);
+		cf_free_string(k, p);
 		*(char **)p = v->s;
 	} else if (k->type == CF_REQ_TYPES || k->type == CF_EVENTS) {
 		*(unsigned *)p = v->u;
@@ -825,6 +849,7 @@ cf_format(const struct cf_key *k, const void *base, struct buf *b)
 	case CF_SMTP_URL:
 	case CF_HTTP_URL:
 	case CF_WH_SECRET:
+	case CF_FILE:
 		if (*(char *const *)p != NULL)
 			buf_adds(b, *(char *const *)p);
 		break;
@@ -880,10 +905,10 @@ cf_json(const struct cf_key *k, const void *base, cJSON *obj,
 		cJSON_AddBoolToObject(obj, name, *(const int *)p);
 		return;
 	}
-	if (cf_is_string(k->type) && *(char *const *)p == NULL) {
-		cJSON_AddNullToObject(obj, name);
+	/* A key with no default that the file did not give (secret_file
+	   when secret is given): nothing to show. */
+	if (cf_is_string(k->type) && *(char *const *)p == NULL)
 		return;
-	}
 	buf_init(&b);
 	cf_format(k, base, &b);
 	cJSON_AddStringToObject(obj, name, b.data ? b.data : "");
@@ -931,8 +956,7 @@ cf_free_fields(void *base, int webhook)
 		    !cf_is_string(k->type))
 			continue;
 		p = cf_ptr(base, k->off);
-		free(*p);
-		*p = NULL;
+		cf_free_string(k, p);
 	}
 }
 
@@ -994,18 +1018,51 @@ static const char *const cf_sections[] = {
 	"daemon", "database", "deadlines", "smtp", "dpo", "notify", "access",
 };
 
+/*
+ * The other key of a CF_FILE pair: for a CF_FILE key, the key whose value
+ * its file holds; for that key, the CF_FILE key. -1 when none.
+ */
+static int
+cf_partner(size_t i)
+{
+	const struct cf_key	*k = &cf_keys[i], *o;
+
+	for (size_t j = 0; j < CF_NKEYS; j++) {
+		o = &cf_keys[j];
+		if (j == i || strcmp(o->section, k->section) != 0 ||
+		    (o->flags & CF_WEBHOOK) != (k->flags & CF_WEBHOOK))
+			continue;
+		if ((k->type == CF_FILE && o->type != CF_FILE &&
+		    o->off == k->off_n) ||
+		    (o->type == CF_FILE && k->type != CF_FILE &&
+		    o->off_n == k->off))
+			return (int)j;
+	}
+	return -1;
+}
+
 /* The keys without which a webhook section is useless. */
 static void
 cf_webhook_done(struct cf_ctx *x)
 {
+	int	 p;
+
 	if (x->wh == NULL)
 		return;
 	for (size_t i = 0; i < CF_NKEYS; i++) {
 		const struct cf_key *k = &cf_keys[i];
 
-		if ((k->flags & CF_REQUIRED) && x->wh_seen[i] == 0)
+		if ((k->flags & CF_REQUIRED) == 0 || x->wh_seen[i] != 0)
+			continue;
+		/* Given through its file is given. */
+		p = cf_partner(i);
+		if (p < 0)
 			cf_error(x, x->wh_line, "[webhook %s] %s is required",
 			    x->wh->name, k->name);
+		else if (x->wh_seen[p] == 0)
+			cf_error(x, x->wh_line, "[webhook %s] %s or %s is "
+			    "required", x->wh->name, k->name,
+			    cf_keys[p].name);
 	}
 	x->wh = NULL;
 }
@@ -1121,6 +1178,105 @@ cf_reader(char *str, int num, void *stream)
 	return str;
 }
 
+int
+config_read_secret(const char *path, size_t max, char **out, char **cause)
+{
+	struct stat	 st;
+	char		*buf;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 fd, err, rc = -1;
+
+	/* O_NONBLOCK: a FIFO put there must not hang a reload; it is then
+	   refused as not a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1) {
+		*cause = xasprintf("cannot open it: %s", strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1) {
+		err = errno;
+		close(fd);
+		*cause = xasprintf("cannot read it: %s", strerror(err));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		*cause = xstrdup("not a regular file");
+		return -1;
+	}
+	/* One byte more than max tells a file that is too long. */
+	buf = xmalloc(max + 2);
+	while (len <= max) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			err = errno;
+			close(fd);
+			explicit_bzero(buf, max + 2);
+			free(buf);
+			*cause = xasprintf("cannot read it: %s", strerror(err));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > max) {
+		*cause = xasprintf("longer than %zu bytes", max);
+		goto done;
+	}
+	while (len > 0 && isspace((unsigned char)buf[len - 1]))
+		len--;
+	buf[len] = '\0';
+	if (len == 0) {
+		*cause = xstrdup("empty");
+	} else if (memchr(buf, '\0', len) != NULL) {
+		*cause = xstrdup("holds a NUL byte");
+	} else {
+		*out = xstrdup(buf);
+		rc = 0;
+	}
+done:
+	explicit_bzero(buf, max + 2);
+	free(buf);
+	return rc;
+}
+
+/*
+ * A CF_FILE key was set: reads its file into the key it holds, checked as
+ * that key's own value would be. A cause names the path, never the bytes.
+ */
+static int
+cf_read_file_key(struct cf_ctx *x, const struct cf_key *k,
+    const struct cf_key *to, void *base)
+{
+	const char	*path = *(char **)cf_ptr(base, k->off);
+	char		*text = NULL, *why = NULL;
+	union cf_value	 v;
+	int		 rc;
+
+	if (config_read_secret(path, CF_MAX_LINE, &text, &why) == -1) {
+		cf_error(x, x->lineno, "[%s] %s: %s: %s", x->section, k->name,
+		    path, why);
+		free(why);
+		return -1;
+	}
+	rc = cf_parse(to, text, 0, &v, &why);
+	explicit_bzero(text, strlen(text));
+	free(text);
+	if (rc == -1) {
+		cf_error(x, x->lineno, "[%s] %s: %s: %s", x->section, k->name,
+		    path, why);
+		free(why);
+		return -1;
+	}
+	cf_store(to, base, &v);
+	return 0;
+}
+
 static const struct cf_key *
 cf_find(const char *section, const char *name, int webhook, size_t *idx)
 {
@@ -1146,7 +1302,7 @@ cf_handler(void *user, const char *section, const char *name,
 	const struct cf_key	*k;
 	union cf_value		 v;
 	size_t			 i;
-	int			*seen;
+	int			*seen, p;
 	char			*why = NULL;
 	void			*base;
 
@@ -1172,6 +1328,22 @@ cf_handler(void *user, const char *section, const char *name,
 		return 0;
 	}
 	seen[i] = x->lineno;
+	/* A key and the file that may hold it instead: one, not both. */
+	p = cf_partner(i);
+	if (p >= 0 && seen[p] != 0) {
+		cf_error(x, x->lineno, "[%s] %s and %s: give one, not both "
+		    "(%s is on line %d)", x->section,
+		    k->type == CF_FILE ? cf_keys[p].name : name,
+		    k->type == CF_FILE ? name : cf_keys[p].name,
+		    cf_keys[p].name, seen[p]);
+		return 0;
+	}
+	if (k->type == CF_FILE && p < 0) {
+		/* A bug in cf_keys the unit tests catch. */
+		fprintf(stderr, "config: %s.%s holds no key\n", k->section,
+		    k->name);
+		abort();
+	}
 	if (cf_parse(k, value, 0, &v, &why) == -1) {
 		cf_error(x, x->lineno, "[%s] %s: %s", x->section, name, why);
 		free(why);
@@ -1179,6 +1351,9 @@ cf_handler(void *user, const char *section, const char *name,
 	}
 	base = x->in_webhook ? (void *)x->wh : (void *)x->cfg;
 	cf_store(k, base, &v);
+	if (k->type == CF_FILE && cf_read_file_key(x, k, &cf_keys[p], base) ==
+	    -1)
+		return 0;
 	return 1;
 }
 

@@ -8,6 +8,8 @@
 #ifndef DSR_CONFIG_H
 #define DSR_CONFIG_H
 
+#include <stddef.h>
+
 #include "validate.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/dsrd/dsrd.conf"
@@ -18,7 +20,9 @@ struct cJSON;
 struct webhook_conf {
 	char			*name;
 	char			*url;
-	char			*secret;	/* "whsec_..." */
+	char			*secret;	/* "whsec_...": the key's, or
+						   secret_file's content */
+	char			*secret_file;	/* its path, or NULL */
 	unsigned		 events;	/* bit per event, NEV_ALL default */
 	struct webhook_conf	*next;
 };
@@ -96,5 +100,14 @@ char	*config_unreloadable_changes(const struct config *old,
 	    const struct config *new);
 /* Adds the non-secret keys to a JSON object as {"section.key": value}. */
 void	config_to_json(const struct config *, struct cJSON *obj);
+/*
+ * Reads a file that holds one secret (a systemd credential, a password
+ * file): all of it, at most max bytes, trailing white space trimmed; it
+ * must be a regular file, not empty, without NUL bytes. Returns 0 and *out
+ * (heap; explicit_bzero it before freeing), or -1 and *cause saying why
+ * without the path or any of the file's bytes (caller frees).
+ */
+int	config_read_secret(const char *path, size_t max, char **out,
+	    char **cause);
 
 #endif

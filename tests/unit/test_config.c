@@ -2,9 +2,9 @@
  * test_config.c: unit tests of config.c. Each case writes a small dsrd.conf
  * to a temporary file and loads it: the defaults, every type of value good
  * and bad, where an error is reported (line, section, key), webhook
- * sections, that a failed load leaves the caller's config alone, the reload
- * rules and what config_to_json shows. It must never depend on files outside
- * /tmp other than the system's zoneinfo.
+ * sections and their secret_file, that a failed load leaves the caller's
+ * config alone, the reload rules and what config_to_json shows. It must
+ * never depend on files outside /tmp other than the system's zoneinfo.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -636,7 +637,8 @@ test_webhooks(void **state)
 	free(cause);
 
 	cause = load_fail("[webhook a]\nurl = https://x.it\n");
-	assert_string_equal(cause, ":1: [webhook a] secret is required");
+	assert_string_equal(cause,
+	    ":1: [webhook a] secret or secret_file is required");
 	free(cause);
 
 	cause = load_fail("[webhook]\nurl = https://x.it\n");
@@ -711,6 +713,328 @@ test_webhooks(void **state)
 	    "\nlanguage = en\n");
 	assert_string_equal(cause, ":4: [webhook a] unknown key language");
 	free(cause);
+}
+
+/* Writes bytes (NULs allowed) to a new temporary file; returns its path. */
+static char *
+write_bytes(const char *data, size_t n)
+{
+	char	*path = xstrdup("/tmp/test_config.XXXXXX");
+	int	 fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, n), (ssize_t)n);
+	close(fd);
+	return path;
+}
+
+/* A [webhook w] section whose secret comes from the file at path. */
+static char *
+secret_file_conf(const char *path)
+{
+	return xasprintf("[daemon]\nlanguage = en\n[webhook w]\n"
+	    "url = https://x.it/h\nsecret_file = %s\nevents = *\n", path);
+}
+
+/* What a file may hold: the secret, trailing white space trimmed. */
+static void
+test_secret_file_good(void **state)
+{
+	static const char *const contents[] = {
+		SECRET, SECRET "\n", SECRET "\r\n", SECRET " \t\n\n",
+	};
+	struct config	 c;
+	char		*path, *text, *s;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(contents); i++) {
+		path = write_bytes(contents[i], strlen(contents[i]));
+		text = secret_file_conf(path);
+		load_ok(text, &c);
+		assert_non_null(c.webhooks);
+		assert_string_equal(c.webhooks->secret, SECRET);
+		assert_string_equal(c.webhooks->secret_file, path);
+		assert_string_equal(c.webhooks->url, "https://x.it/h");
+		assert_string_equal(c.language, "en");
+
+		/* ping shows the path, never what the file holds. */
+		s = json_of(&c, "webhook.w.secret_file");
+		assert_non_null(s);
+		assert_true(strlen(s) == strlen(path) + 2);
+		assert_memory_equal(s + 1, path, strlen(path));
+		free(s);
+		assert_null(json_of(&c, "webhook.w.secret"));
+		config_free(&c);
+		unlink(path);
+		free(path);
+		free(text);
+	}
+
+	/* A webhook with an inline secret shows no secret_file at all. */
+	load_ok("[webhook v]\nurl = https://x.it\nsecret = " SECRET "\n", &c);
+	assert_null(c.webhooks->secret_file);
+	assert_null(json_of(&c, "webhook.v.secret_file"));
+	config_free(&c);
+}
+
+/*
+ * What a file must not be. The cause names the section, the key and the
+ * path, and never anything the file holds.
+ */
+static void
+test_secret_file_bad(void **state)
+{
+	static const struct {
+		const char	*data;
+		size_t		 len;
+		const char	*why;
+	} cases[] = {
+		{ "", 0, "empty" },
+		{ " \n\r\n\t", 5, "empty" },
+		{ "hunter2-p4ss\n", 13, "not whsec_ followed by base64" },
+		{ "whsec_p4ss w0rd\n", 16, "not whsec_ followed by base64" },
+		{ " whsec_p4ssw0rd\n", 16, "not whsec_ followed by base64" },
+		{ "whsec_p4ssw0rd\nwhsec_p4ssw0rd\n", 30,
+		    "not whsec_ followed by base64" },
+		{ "whsec_p4ss\0w0rd\n", 16, "holds a NUL byte" },
+		{ "whsec_", 6, "not whsec_ followed by base64" },
+	};
+	char	*path, *text, *cause, *want;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		path = write_bytes(cases[i].data, cases[i].len);
+		text = secret_file_conf(path);
+		cause = load_fail(text);
+		want = xasprintf(":5: [webhook w] secret_file: %s: %s", path,
+		    cases[i].why);
+		if (strcmp(cause, want) != 0)
+			print_error("case %zu: got \"%s\"\n", i, cause);
+		assert_string_equal(cause, want);
+		assert_null(strstr(cause, "p4ss"));
+		assert_null(strstr(cause, "hunter2"));
+		free(want);
+		free(cause);
+		unlink(path);
+		free(path);
+		free(text);
+	}
+}
+
+static void
+test_secret_file_unreadable(void **state)
+{
+	struct buf	 b;
+	char		*path, *text, *cause, dir[] = "/tmp/test_config.XXXXXX";
+	char		*fifo;
+
+	(void)state;
+	text = secret_file_conf("/nonexistent/webhook-w.secret");
+	cause = load_fail(text);
+	assert_string_equal(cause, ":5: [webhook w] secret_file: "
+	    "/nonexistent/webhook-w.secret: cannot open it: No such file or "
+	    "directory");
+	free(cause);
+	free(text);
+
+	/* A directory, and a FIFO (which must not hang the load). */
+	assert_non_null(mkdtemp(dir));
+	text = secret_file_conf(dir);
+	cause = load_fail(text);
+	assert_non_null(strstr(cause, "] secret_file: "));
+	assert_non_null(strstr(cause, ": not a regular file"));
+	free(cause);
+	free(text);
+	fifo = xasprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	text = secret_file_conf(fifo);
+	cause = load_fail(text);
+	assert_non_null(strstr(cause, fifo));
+	assert_non_null(strstr(cause, ": not a regular file"));
+	free(cause);
+	free(text);
+	unlink(fifo);
+	free(fifo);
+	rmdir(dir);
+
+	/* Mode 0 (root reads it anyway). */
+	if (geteuid() != 0) {
+		path = write_bytes(SECRET, strlen(SECRET));
+		assert_int_equal(chmod(path, 0), 0);
+		text = secret_file_conf(path);
+		cause = load_fail(text);
+		assert_non_null(strstr(cause, "cannot open it: Permission "
+		    "denied"));
+		free(cause);
+		free(text);
+		unlink(path);
+		free(path);
+	}
+
+	/* Longer than 4096 bytes, even if it would trim to a secret. */
+	buf_init(&b);
+	buf_adds(&b, SECRET);
+	while (b.len <= 4096)
+		buf_adds(&b, " ");
+	path = write_bytes(b.data, b.len);
+	buf_free(&b);
+	text = secret_file_conf(path);
+	cause = load_fail(text);
+	assert_non_null(strstr(cause, ": longer than 4096 bytes"));
+	assert_null(strstr(cause, "whsec_"));
+	free(cause);
+	free(text);
+	unlink(path);
+	free(path);
+}
+
+/* Exactly one of secret and secret_file, and where each may be. */
+static void
+test_secret_file_rules(void **state)
+{
+	char	*path, *text, *cause;
+
+	(void)state;
+	path = write_bytes(SECRET "\n", strlen(SECRET) + 1);
+
+	text = xasprintf("[webhook a]\nurl = https://x.it\nsecret = " SECRET
+	    "\nsecret_file = %s\n", path);
+	cause = load_fail(text);
+	assert_string_equal(cause, ":4: [webhook a] secret and secret_file: "
+	    "give one, not both (secret is on line 3)");
+	free(cause);
+	free(text);
+
+	text = xasprintf("[webhook a]\nurl = https://x.it\nsecret_file = %s\n"
+	    "secret = " SECRET "\n", path);
+	cause = load_fail(text);
+	assert_string_equal(cause, ":4: [webhook a] secret and secret_file: "
+	    "give one, not both (secret_file is on line 3)");
+	assert_null(strstr(cause, "whsec_"));
+	free(cause);
+	free(text);
+
+	text = xasprintf("[webhook a]\nurl = https://x.it\nsecret_file = %s\n"
+	    "secret_file = %s\n", path, path);
+	cause = load_fail(text);
+	assert_string_equal(cause,
+	    ":4: [webhook a] duplicate key secret_file (first on line 3)");
+	free(cause);
+	free(text);
+
+	cause = load_fail("[webhook a]\nurl = https://x.it\nsecret_file =\n");
+	assert_string_equal(cause,
+	    ":3: [webhook a] secret_file: must not be empty");
+	free(cause);
+
+	/* Only a webhook has one. */
+	text = xasprintf("[smtp]\nsecret_file = %s\n", path);
+	cause = load_fail(text);
+	assert_string_equal(cause, ":2: [smtp] unknown key secret_file");
+	free(cause);
+	free(text);
+
+	/* Each section on its own: one with a file, one inline. */
+	text = xasprintf("[webhook a]\nsecret_file = %s\nurl = https://x.it\n"
+	    "[webhook b]\nurl = https://y.it\nsecret = whsec_YWJjZA==\n",
+	    path);
+	{
+		struct config c;
+
+		load_ok(text, &c);
+		assert_string_equal(c.webhooks->secret, SECRET);
+		assert_string_equal(c.webhooks->next->secret,
+		    "whsec_YWJjZA==");
+		assert_null(c.webhooks->next->secret_file);
+		config_free(&c);
+	}
+	free(text);
+	unlink(path);
+	free(path);
+}
+
+/*
+ * The file is read at every load, so a reload (SIGHUP loads the file
+ * again) picks up a changed secret, and a bad one leaves the old config.
+ */
+static void
+test_secret_file_reload(void **state)
+{
+	static const char other[] = "whsec_YWJjZA==";
+	struct config	 c, copy;
+	char		*path, *text, *conf, *cause = NULL;
+	FILE		*fp;
+
+	(void)state;
+	path = write_bytes(SECRET "\n", strlen(SECRET) + 1);
+	text = secret_file_conf(path);
+	conf = write_conf(text);
+	memset(&c, 0, sizeof c);
+	assert_int_equal(config_load(conf, &c, &cause), 0);
+	assert_string_equal(c.webhooks->secret, SECRET);
+
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%s\n", other);
+	fclose(fp);
+	config_free(&c);
+	assert_int_equal(config_load(conf, &c, &cause), 0);
+	assert_string_equal(c.webhooks->secret, other);
+	assert_null(config_unreloadable_changes(&c, &c));
+
+	/* Now broken: the load fails and the loaded config stays. */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "not-a-whsec-p4ss\n");
+	fclose(fp);
+	memcpy(&copy, &c, sizeof c);
+	assert_int_equal(config_load(conf, &c, &cause), -1);
+	assert_non_null(strstr(cause, "secret_file: "));
+	assert_null(strstr(cause, "p4ss"));
+	assert_memory_equal(&c, &copy, sizeof c);
+	assert_string_equal(c.webhooks->secret, other);
+	free(cause);
+	config_free(&c);
+
+	unlink(path);
+	unlink(conf);
+	free(path);
+	free(conf);
+	free(text);
+}
+
+/* config_read_secret on its own: max bytes is fine, one more is not. */
+static void
+test_read_secret(void **state)
+{
+	char	 data[65], *path, *out = NULL, *cause = NULL;
+
+	(void)state;
+	memset(data, 'k', sizeof data);
+	path = write_bytes(data, 64);
+	assert_int_equal(config_read_secret(path, 64, &out, &cause), 0);
+	assert_null(cause);
+	assert_int_equal(strlen(out), 64);
+	free(out);
+	out = NULL;
+	assert_int_equal(config_read_secret(path, 63, &out, &cause), -1);
+	assert_null(out);
+	assert_string_equal(cause, "longer than 63 bytes");
+	free(cause);
+	unlink(path);
+	free(path);
+
+	/* max bounds the file, trailing white space included. */
+	data[64] = '\n';
+	path = write_bytes(data, 65);
+	assert_int_equal(config_read_secret(path, 64, &out, &cause), -1);
+	free(cause);
+	out = NULL;
+	assert_int_equal(config_read_secret(path, 65, &out, &cause), 0);
+	assert_int_equal(strlen(out), 64);
+	free(out);
+	unlink(path);
+	free(path);
 }
 
 /* A failed load must leave the caller's config exactly as it was. */
@@ -844,7 +1168,7 @@ test_example_file(void **state)
 	const char	*example = getenv("DSRD_EXAMPLE_CONF");
 	FILE		*fp;
 	struct buf	 b;
-	int		 nkeys = 0;
+	int		 nkeys = 0, secret_file = 0;
 	cJSON		*od, *oc;
 
 	(void)state;
@@ -867,6 +1191,10 @@ test_example_file(void **state)
 	while (fgets(line, sizeof line, fp) != NULL) {
 		size_t	 n = strspn(line + 1, "abcdefghijklmnopqrstuvwxyz_");
 
+		/* secret_file is shown indented, not switched on: secret
+		   and secret_file together are an error. */
+		if (strncmp(line, ";   secret_file = /", 19) == 0)
+			secret_file++;
 		if (line[0] == ';' && line[1] == '[') {
 			buf_adds(&b, line + 1);
 		} else if (line[0] == ';' && n > 0 &&
@@ -880,6 +1208,7 @@ test_example_file(void **state)
 	fclose(fp);
 	/* 35 keys and the three of the webhook example. */
 	assert_int_equal(nkeys, 35 + 3);
+	assert_int_equal(secret_file, 1);
 	path = write_conf(b.data);
 	buf_free(&b);
 	if (config_load(path, &c, &cause) != 0)
@@ -924,6 +1253,12 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_file_syntax),
 		cmocka_unit_test(test_webhooks),
+		cmocka_unit_test(test_secret_file_good),
+		cmocka_unit_test(test_secret_file_bad),
+		cmocka_unit_test(test_secret_file_unreadable),
+		cmocka_unit_test(test_secret_file_rules),
+		cmocka_unit_test(test_secret_file_reload),
+		cmocka_unit_test(test_read_secret),
 		cmocka_unit_test(test_failure_leaves_out_untouched),
 		cmocka_unit_test(test_unreloadable),
 		cmocka_unit_test(test_json),
