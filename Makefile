@@ -47,7 +47,7 @@ CORE	 = util log proto calendar validate config lifecycle notify deadline db sto
 	   cmd-request cmd-entity cmd-admin cmd-lifecycle sched \
 	   audit store-admin cmd-audit \
 	   store-outbox mailer outbox curlm webhook mail \
-	   store-staff cmd-staff ropa store-ropa cmd-ropa
+	   store-staff cmd-staff ropa store-task cmd-task store-ropa cmd-ropa
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto ropa

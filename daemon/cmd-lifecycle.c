@@ -22,6 +22,7 @@
 #include "outbox.h"
 #include "sched.h"
 #include "store.h"
+#include "store-task.h"
 #include "util.h"
 
 struct tr {
@@ -33,9 +34,23 @@ struct tr {
 	const char	*note;
 	const char	*reason;	/* extend */
 	int		 reject;	/* enum reject_reason */
+	const char	*activity;	/* forward: "12,15" or "+12,-7" */
+	char		*only, *add, *drop;	/* ... as bigint[] literals */
+	int		 type;		/* the request's, once locked */
+	struct store_tx	*tx;		/* during the before_commit hook */
+	cJSON		*json;		/* ... the request as updated */
 	time_t		 now;
 	int		 today;
 };
+
+static void
+tr_free(struct tr *t)
+{
+	free(t->only);
+	free(t->add);
+	free(t->drop);
+	free(t);
+}
 
 static void
 tr_done_cb(struct store_res *res, void *arg)
@@ -50,7 +65,7 @@ tr_done_cb(struct store_res *res, void *arg)
 		outbox_kick();
 	}
 	cmd_reply_store(res, t->cmd);
-	free(t);
+	tr_free(t);
 }
 
 static void
@@ -75,7 +90,104 @@ tr_refuse(struct tr *t, enum req_status st, const char *why)
 		    "%lld: it is %s; allowed from %s: %s",
 		    lc_action_cli_names[t->action], t->id, req_status_names[st],
 		    req_status_names[st], allowed);
-	free(t);
+	tr_free(t);
+}
+
+/* ---- the work a transition makes or checks (SPEC §8) ---------------- */
+
+static void
+route_done(int err, const char *msg, cJSON *tasks, void *arg)
+{
+	struct tr	*t = arg;
+
+	if (err == 0)
+		cJSON_AddItemToObject(t->json, "tasks", tasks);
+	store_tx_continue(t->tx, err, msg);
+}
+
+/* Forward: one task per concerned activity, and for rectification,
+   erasure and restriction a notice to each recipient (art. 19). */
+static void
+forward_hook(struct store_tx *tx, struct db_txn *txn, cJSON *json, void *arg)
+{
+	struct tr		*t = arg;
+	struct task_route	 rt = { 0 };
+	char			*hooks;
+
+	t->tx = tx;
+	t->json = json;
+	hooks = notify_webhooks(&app.cfg, NEV_TASKS_ASSIGNED);
+	rt.request_id = t->id;
+	rt.only = t->only;
+	rt.add = t->add;
+	rt.drop = t->drop;
+	rt.notices = t->type == REQ_RECTIFICATION || t->type == REQ_ERASURE ||
+	    t->type == REQ_RESTRICTION;
+	rt.webhooks = hooks;
+	store_task_route(txn, &rt, t->now, route_done, t);
+	free(hooks);
+}
+
+static void
+gate_done(int err, int n, const char *ids, void *arg)
+{
+	struct tr	*t = arg;
+	char		 msg[512];
+
+	if (err == 0 && n > 0) {
+		snprintf(msg, sizeof msg, "cannot complete request %lld: %d "
+		    "task%s still open (%s%s): each must be done (task done) "
+		    "or waived by the DPO (task waive)", t->id, n,
+		    n == 1 ? "" : "s", ids != NULL ? ids : "",
+		    n > 20 ? ", ..." : "");
+		store_tx_continue(t->tx, E_NOT_ALLOWED, msg);
+		return;
+	}
+	store_tx_continue(t->tx, err, err == 0 ? NULL :
+	    err == E_UNAVAILABLE ? "database unavailable" :
+	    "internal error (logged)");
+}
+
+/* Complete: only when every task is done or waived. */
+static void
+complete_hook(struct store_tx *tx, struct db_txn *txn, cJSON *json,
+    void *arg)
+{
+	struct tr	*t = arg;
+
+	(void)json;
+	t->tx = tx;
+	store_task_open(txn, t->id, gate_done, t);
+}
+
+static void
+moot_done(int err, int n, const char *ids, void *arg)
+{
+	struct tr	*t = arg;
+
+	(void)ids;
+	if (err == 0 && n > 0)
+		log_info("request %lld: %d open tasks waived (%s)", t->id, n,
+		    lc_action_names[t->action]);
+	store_tx_continue(t->tx, err, err == 0 ? NULL :
+	    err == E_UNAVAILABLE ? "database unavailable" :
+	    "internal error (logged)");
+}
+
+/* Reject, withdraw: the open tasks of the request are moot. */
+static void
+close_hook(struct store_tx *tx, struct db_txn *txn, cJSON *json, void *arg)
+{
+	struct tr		*t = arg;
+	const struct caller	*who = cmd_caller(t->cmd);
+	struct actor		 actor = { who->user, (unsigned)who->uid,
+				    role_names[who->role] };
+
+	(void)json;
+	t->tx = tx;
+	store_task_close_open(txn, t->id, t->action == LC_REJECT ?
+	    "request rejected" : "request withdrawn", &actor, t->now,
+	    moot_done, t);
 }
 
 static void
@@ -102,7 +214,7 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 		else
 			cmd_fail(t->cmd, err, "%s", err == E_UNAVAILABLE ?
 			    "database unavailable" : "internal error (logged)");
-		free(t);
+		tr_free(t);
 		return;
 	}
 	if (!lc_allowed_from(t->action, r->status)) {
@@ -122,6 +234,8 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 	c.paused_days = r->paused_days;
 	c.op_paused_days = r->op_paused_days;
 	c.closed_on = DL_NONE;
+	c.hook_arg = t;
+	t->type = r->type;
 	c.action = lc_action_names[t->action];
 	c.note = t->note;
 	dl_policy_from(&app.cfg, &pol);
@@ -136,10 +250,11 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 			cal_format_date(r->received_on, d1);
 			cmd_fail_field(t->cmd, "date", "must lie between the day "
 			    "of receipt (%s) and today", d1);
-			free(t);
+			tr_free(t);
 			return;
 		}
 		c.forwarded_on = t->date;
+		c.before_commit = forward_hook;
 		ev = NEV_FORWARDED;
 		cal_format_date(t->date, d1);
 		snprintf(details, sizeof details, "{\"forwarded_on\": \"%s\"}",
@@ -193,7 +308,7 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 			store_tx_abort(tx);
 			cmd_fail_field(t->cmd, "note", "required when the reason "
 			    "is other");
-			free(t);
+			tr_free(t);
 			return;
 		}
 		c.reject_reason = reject_reason_names[t->reject];
@@ -202,6 +317,8 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 		/* FALLTHROUGH */
 	case LC_COMPLETE:
 	case LC_WITHDRAW:
+		c.before_commit = t->action == LC_COMPLETE ? complete_hook :
+		    close_hook;
 		c.closed_on = t->today;
 		c.outcome = req_status_names[c.status];
 		c.outcome_note = t->note;
@@ -254,19 +371,19 @@ transition(struct cmd *cmd, enum lc_action a, struct tr *t,
 	const struct caller	*who = cmd_caller(cmd);
 	char			 roles[128];
 
-	if (!param(cmd, ps, n)) {
-		free(t);
+	if (ps != NULL && !param(cmd, ps, n)) {
+		tr_free(t);
 		return cmd_param_failed();
 	}
 	if (!lc_role_may(a, who->role)) {
 		lc_roles_text(a, roles, sizeof roles);
-		free(t);
+		tr_free(t);
 		return cmd_fail(cmd, E_PERMISSION, "permission denied: %s "
 		    "needs the role %s (you are %s)", lc_action_cli_names[a],
 		    roles, role_names[who->role]);
 	}
 	if (!app_db_ready()) {
-		free(t);
+		tr_free(t);
 		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
 	}
 	t->cmd = cmd;
@@ -282,18 +399,98 @@ transition(struct cmd *cmd, enum lc_action a, struct tr *t,
 #define P_NOTE(t, req) { .name = "note", .type = PT_TEXT, .required = (req), \
 		  .out = &(t)->note, .max = 2000 }
 
+/*
+ * forward --activity: "12,15" names exactly the activities concerned;
+ * "+12,-7" adds to and takes from those the person's subject categories
+ * choose. Fills t->only or t->add and t->drop with bigint[] literals.
+ * Returns NULL, or what is wrong (static).
+ */
+static const char *
+activity_spec(struct tr *t)
+{
+	struct buf	 only, add, drop, *to;
+	const char	*p = t->activity, *why = NULL;
+	char		*end;
+	long long	 v;
+	int		 plain = 0, signed_ = 0;
+
+	buf_init(&only);
+	buf_init(&add);
+	buf_init(&drop);
+	while (*p != '\0' && why == NULL) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		to = &only;
+		if (*p == '+' || *p == '-') {
+			to = *p == '+' ? &add : &drop;
+			signed_ = 1;
+			p++;
+		} else
+			plain = 1;
+		if (*p < '0' || *p > '9') {
+			why = "a comma list of activity ids, either all plain "
+			    "(exactly these) or all +ID / -ID (add to or take "
+			    "from those the subject categories choose)";
+			break;
+		}
+		v = strtoll(p, &end, 10);
+		if (v < 1 || v > 9007199254740991LL || (*end != '\0' &&
+		    *end != ',' && *end != ' ')) {
+			why = "an activity id is a positive integer";
+			break;
+		}
+		buf_addf(to, "%s%lld", to->len ? "," : "{", v);
+		p = end;
+	}
+	if (why == NULL && plain && signed_)
+		why = "either plain ids (exactly these) or +ID / -ID, not both";
+	if (why == NULL && !plain && !signed_)
+		why = "no activity id";
+	if (why == NULL) {
+		if (only.len) {
+			buf_adds(&only, "}");
+			t->only = buf_take(&only);
+		}
+		if (add.len) {
+			buf_adds(&add, "}");
+			t->add = buf_take(&add);
+		}
+		if (drop.len) {
+			buf_adds(&drop, "}");
+			t->drop = buf_take(&drop);
+		}
+	}
+	buf_free(&only);
+	buf_free(&add);
+	buf_free(&drop);
+	return why;
+}
+
 struct cmd_result *
 cmd_request_forward(struct cmd *cmd)
 {
 	struct tr		*t = xcalloc(1, sizeof *t);
+	const char		*why;
 	const struct param	 ps[] = {
 		P_ID(t),
 		{ .name = "date", .type = PT_DATE, .out = &t->date,
 		  .present = &t->has_date },
 		P_NOTE(t, false),
+		{ .name = "activity", .type = PT_STRING, .out = &t->activity,
+		  .max = 10000 },
 	};
 
-	return transition(cmd, LC_FORWARD, t, ps, nitems(ps));
+	if (!param(cmd, ps, nitems(ps))) {
+		tr_free(t);
+		return cmd_param_failed();
+	}
+	if (t->activity != NULL && (why = activity_spec(t)) != NULL) {
+		tr_free(t);
+		return cmd_fail_field(cmd, "activity", "%s", why);
+	}
+	return transition(cmd, LC_FORWARD, t, NULL, 0);
 }
 
 struct cmd_result *

@@ -18,6 +18,7 @@
 #include "sched.h"
 #include "proto.h"
 #include "store.h"
+#include "store-task.h"
 #include "util.h"
 #include "validate.h"
 
@@ -25,10 +26,63 @@ struct file_state {
 	struct cmd		*cmd;
 	struct request_in	 in;
 	struct actor		 who;
+	char			*cats;		/* text[] literal, or NULL */
+	struct cal_local	 holidays;	/* the body's */
 	time_t			 now;
 	int			 today;
 };
 
+static void
+file_free(struct file_state *fs)
+{
+	free(fs->cats);
+	free(fs);
+}
+
+/*
+ * subject_categories: an array of the register's names of categories of
+ * data subjects ("Cittadini"), as a text[] literal. Returns it (heap), or
+ * NULL and *why (static).
+ */
+static char *
+categories_literal(const cJSON *v, const char **why)
+{
+	const cJSON	*it;
+	struct buf	 b;
+	char		*cause = NULL;
+	int		 n = 0;
+
+	if (!cJSON_IsArray(v)) {
+		*why = "an array of strings";
+		return NULL;
+	}
+	buf_init(&b);
+	buf_adds(&b, "{");
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsString(it) || it->valuestring[0] == '\0' ||
+		    val_text(it->valuestring, 200, 0, &cause) != 0) {
+			free(cause);
+			buf_free(&b);
+			*why = "each item is a category name: one line of text, "
+			    "1 to 200 characters";
+			return NULL;
+		}
+		if (++n > 20) {
+			buf_free(&b);
+			*why = "at most 20 categories";
+			return NULL;
+		}
+		buf_adds(&b, n > 1 ? ",\"" : "\"");
+		for (const char *p = it->valuestring; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_add(&b, "\\", 1);
+			buf_add(&b, p, 1);
+		}
+		buf_adds(&b, "\"");
+	}
+	buf_adds(&b, "}");
+	return buf_take(&b);
+}
 static void
 file_done_cb(struct store_res *res, void *arg)
 {
@@ -39,46 +93,84 @@ file_done_cb(struct store_res *res, void *arg)
 	cmd_reply_store(res, arg);
 }
 
+static void	file_go(struct file_state *);
+static void	file_cats_cb(int, const char *, const char *, void *);
+
 static void
 file_entity_cb(int err, const struct entity_ref *e, void *arg)
 {
 	struct file_state	*fs = arg;
+	struct cmd		*cmd = fs->cmd;
+
+	if (err == E_NOT_FOUND) {
+		cmd_fail(cmd, E_NOT_FOUND, "entity: no such body");
+		file_free(fs);
+		return;
+	}
+	if (err != 0) {
+		cmd_fail(cmd, err, "%s", err == E_UNAVAILABLE ?
+		    "database unavailable" : "internal error (logged)");
+		file_free(fs);
+		return;
+	}
+	fs->in.entity_id = e->id;
+	fs->holidays = e->holidays;
+	if (fs->cats != NULL) {
+		store_task_check_categories(app.db, e->id, fs->cats,
+		    file_cats_cb, fs);
+		return;
+	}
+	file_go(fs);
+}
+
+static void
+file_cats_cb(int err, const char *bad, const char *known, void *arg)
+{
+	struct file_state	*fs = arg;
+
+	if (err != 0)
+		cmd_fail(fs->cmd, err, "%s", err == E_UNAVAILABLE ?
+		    "database unavailable" : "internal error (logged)");
+	else if (bad != NULL)
+		cmd_fail_field(fs->cmd, "subject_categories", "not in this "
+		    "body's register of processing activities: %s (the "
+		    "register has: %s)", bad, known != NULL ? known : "none");
+	else {
+		file_go(fs);
+		return;
+	}
+	file_free(fs);
+}
+
+static void
+file_go(struct file_state *fs)
+{
 	struct cmd		*cmd = fs->cmd;
 	struct dl_policy	 pol;
 	struct dl_request	 dr = { 0 };
 	struct dl_dates		 dd;
 	struct dl_alert		 al;
 	char			*hooks;
+	const struct cal_local	*hol = &fs->holidays;
 
-	if (err == E_NOT_FOUND) {
-		cmd_fail(cmd, E_NOT_FOUND, "entity: no such body");
-		free(fs);
-		return;
-	}
-	if (err != 0) {
-		cmd_fail(cmd, err, "%s", err == E_UNAVAILABLE ?
-		    "database unavailable" : "internal error (logged)");
-		free(fs);
-		return;
-	}
-	fs->in.entity_id = e->id;
 	dl_policy_from(&app.cfg, &pol);
 	dr.type = fs->in.type;
 	dr.status = ST_RECEIVED;
 	dr.received_on = fs->in.received_on;
 	dr.forwarded_on = DL_NONE;
-	dl_compute(&dr, &pol, &e->holidays, &dd);
+	dl_compute(&dr, &pol, hol, &dd);
 	fs->in.statutory_due_on = dd.statutory_due;
 	/* Filed late: the latest alert already due is raised at once. */
-	fs->in.next_alert_at = dl_next_alert(&dr, &dd, &pol, &e->holidays,
+	fs->in.next_alert_at = dl_next_alert(&dr, &dd, &pol, hol,
 	    DL_NO_TIME, &al) ? al.moment : DL_NO_TIME;
 	hooks = notify_webhooks(&app.cfg, NEV_FILED);
 	fs->in.notify.dpo_email = notify_dpo_email(&app.cfg);
 	fs->in.notify.webhooks = hooks;
+	fs->in.subject_categories = fs->cats;
 	store_request_file(app.db, &fs->in, &fs->who, fs->now, fs->today,
 	    file_done_cb, cmd);
 	free(hooks);
-	free(fs);
+	file_free(fs);
 }
 
 struct cmd_result *
@@ -92,6 +184,9 @@ cmd_request_file(struct cmd *cmd)
 	time_t			 now = app_now();
 	int			 today = cal_today(now);
 	struct request_in	 in = { 0 };
+	const cJSON		*cats;
+	char			*catlit = NULL;
+	const char		*why;
 	const struct param	 ps[] = {
 		{ .name = "entity", .type = PT_CODE, .required = true,
 		  .out = &entity },
@@ -114,19 +209,32 @@ cmd_request_file(struct cmd *cmd)
 		  .max = 2000 },
 		{ .name = "idempotency_key", .type = PT_STRING,
 		  .out = &in.idempotency_key, .min = 1, .max = 200 },
+		{ .name = "subject_categories", .type = PT_JSON,
+		  .out = &cats },
 	};
 
 	if (!param(cmd, ps, sizeof ps / sizeof ps[0]))
 		return cmd_param_failed();
+	if (cats != NULL && cJSON_GetArraySize(cats) > 0 &&
+	    (catlit = categories_literal(cats, &why)) == NULL)
+		return cmd_fail_field(cmd, "subject_categories", "%s", why);
+	if (cats != NULL && !cJSON_IsArray(cats))
+		return cmd_fail_field(cmd, "subject_categories", "an array of "
+		    "strings");
 	if (!has_received)
 		received = today;
-	if (received > today)
+	if (received > today) {
+		free(catlit);
 		return cmd_fail_field(cmd, "received_on", "may not lie in the "
 		    "future");
-	if (!app_db_ready())
+	}
+	if (!app_db_ready()) {
+		free(catlit);
 		return cmd_fail(cmd, E_UNAVAILABLE, "database unavailable");
+	}
 	in.received_on = received;
 	fs = xcalloc(1, sizeof *fs);
+	fs->cats = catlit;
 	fs->cmd = cmd;
 	fs->in = in;
 	fs->who.user = c->user;

@@ -94,6 +94,12 @@ static const struct cmd_def cmd_table[] = {
 	  "the request was refused, with a reason code" },
 	{ "request.withdraw",	cmd_request_withdraw,	R_WORK,
 	  "the person withdrew the request" },
+	{ "task.list",		cmd_task_list,		R_WORK,
+	  "the tasks of forwarded requests" },
+	{ "task.done",		cmd_task_done,		R_WORK,
+	  "a task is done (a recipient notice: the recipient was told)" },
+	{ "task.waive",		cmd_task_waive,		R_DPO,
+	  "the DPO waives a task, with a reason" },
 };
 
 const struct caller *

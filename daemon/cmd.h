@@ -117,5 +117,8 @@ struct cmd_result *cmd_request_extend(struct cmd *);
 struct cmd_result *cmd_request_complete(struct cmd *);
 struct cmd_result *cmd_request_reject(struct cmd *);
 struct cmd_result *cmd_request_withdraw(struct cmd *);
+struct cmd_result *cmd_task_list(struct cmd *);
+struct cmd_result *cmd_task_done(struct cmd *);
+struct cmd_result *cmd_task_waive(struct cmd *);
 
 #endif

@@ -231,6 +231,46 @@ date_long(const char *iso, enum mail_lang lang)
 	    y);
 }
 
+/*
+ * The tasks of a request.tasks_assigned payload, one per line: the
+ * activity and its office, or the recipient to tell (art. 19). Names of
+ * activities and processors come from the body's register, never from the
+ * data subject. Heap, caller frees; "" without tasks.
+ */
+static char *
+tasks_text(const cJSON *payload, enum mail_lang lang)
+{
+	const cJSON	*tasks, *t;
+	struct buf	 b;
+	char		*id, *what, *office;
+
+	buf_init(&b);
+	tasks = cJSON_GetObjectItemCaseSensitive(payload, "tasks");
+	cJSON_ArrayForEach(t, tasks) {
+		id = json_text(t, "id");
+		office = json_text(t, "office");
+		what = json_text(t, "recipient");
+		if (what[0] != '\0')
+			buf_addf(&b, "  n. %s  %s: %s\n", id,
+			    lang == ML_IT ? "comunicazione al destinatario "
+			    "(art. 19)" : "notice to the recipient (art. 19)",
+			    what);
+		else {
+			free(what);
+			what = json_text(t, "activity");
+			buf_addf(&b, "  n. %s  %s%s%s%s\n", id, what,
+			    office[0] ? " (" : "", office,
+			    office[0] ? ")" : "");
+		}
+		free(id);
+		free(what);
+		free(office);
+	}
+	if (b.len > 0)		/* the template ends the last line */
+		b.data[--b.len] = '\0';
+	return buf_take(&b);
+}
+
 static void
 vars_fill(struct vars *vs, const cJSON *payload, enum mail_lang lang,
     const char *entity_name, const char *subject_name, const char *dpo_name)
@@ -306,6 +346,7 @@ vars_fill(struct vars *vs, const cJSON *payload, enum mail_lang lang,
 	vars_set(vs, "subject_name", xstrdup(subject_name != NULL ?
 	    subject_name : ""));
 	vars_set(vs, "dpo_name", xstrdup(dpo_name != NULL ? dpo_name : ""));
+	vars_set(vs, "tasks_text", tasks_text(payload, lang));
 }
 
 /*

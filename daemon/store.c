@@ -17,6 +17,7 @@
 #include "migrations.h"
 #include "proto.h"
 #include "store.h"
+#include "store-task.h"
 #include "util.h"
 #include "validate.h"
 
@@ -35,8 +36,8 @@
 	INSTANT("r.created_at") ", " DATE("r.extended_on") ", "		\
 	"r.extension_reason, r.reject_reason, r.outcome_note, "		\
 	"r.paused_days, " DATE("r.awaiting_since") ", "			\
-	INSTANT("r.next_alert_at")
-#define REQ_NCOLS	26
+	INSTANT("r.next_alert_at") ", array_to_json(r.subject_categories)"
+#define REQ_NCOLS	27
 
 #define HISTORY_SQL							\
 	"(SELECT coalesce(json_agg(json_build_object('seq', a.seq, "	\
@@ -90,7 +91,7 @@ is_final(const char *status)
 static cJSON *
 req_json(const struct db_res *res, int row, int c0, int today)
 {
-	cJSON		*o = cJSON_CreateObject(), *subj;
+	cJSON		*o = cJSON_CreateObject(), *subj, *cats;
 	char		 todays[11];
 	const char	*status = db_value(res, row, c0 + 3);
 	const char	*due = db_value(res, row, c0 + 14);
@@ -130,6 +131,9 @@ req_json(const struct db_res *res, int row, int c0, int today)
 	    atoi(db_value(res, row, c0 + 23)));
 	add_str_or_null(o, "awaiting_since", db_value(res, row, c0 + 24));
 	add_str_or_null(o, "next_alert_at", db_value(res, row, c0 + 25));
+	cats = cJSON_Parse(db_value(res, row, c0 + 26));
+	cJSON_AddItemToObject(o, "subject_categories", cats != NULL ? cats :
+	    cJSON_CreateArray());
 	return o;
 }
 
@@ -546,9 +550,9 @@ static const char request_file_sql[] =
     " INSERT INTO requests (entity_id, type, subject_name, subject_tax_code,"
     "  subject_email, channel, protocol, summary, received_on,"
     "  statutory_due_on, due_on, idempotency_key, created_at, updated_at,"
-    "  next_alert_at)"
+    "  next_alert_at, subject_categories)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12, $12,"
-    "  $16)"
+    "  $16, coalesce($19::text[], '{}'))"
     " ON CONFLICT (entity_id, idempotency_key) DO NOTHING"
     " RETURNING *), "
     "ob AS ("
@@ -619,8 +623,8 @@ store_request_file(struct db *db, const struct request_in *in,
 	cal_format_date(in->statutory_due_on, due);
 	store_format_instant(now, at);
 	sq->sql = xstrdup(request_file_sql);
-	sq->nparams = 18;
-	sq->params = xcalloc(18, sizeof *sq->params);
+	sq->nparams = 19;
+	sq->params = xcalloc(19, sizeof *sq->params);
 #define P(i, v)	sq->params[i] = (v) != NULL ? xstrdup(v) : NULL
 	sq->params[0] = xasprintf("%lld", in->entity_id);
 	P(1, req_type_names[in->type]);
@@ -640,6 +644,7 @@ store_request_file(struct db *db, const struct request_in *in,
 	sq->params[15] = instant_param(in->next_alert_at);
 	P(16, in->notify.dpo_email);
 	P(17, in->notify.webhooks);
+	P(18, in->subject_categories);
 #undef P
 	db_query(db, sq->sql, sq->nparams, (const char *const *)sq->params,
 	    request_file_cb, sq);
@@ -664,6 +669,11 @@ request_show_cb(const struct db_res *res, void *arg)
 	if (h == NULL)
 		h = cJSON_CreateArray();
 	cJSON_AddItemToObject(o, "history", h);
+	h = cJSON_Parse(db_value(res, 0, REQ_NCOLS + 1));
+	cJSON_AddItemToObject(o, "tasks", h != NULL ? h : cJSON_CreateArray());
+	h = cJSON_Parse(db_value(res, 0, REQ_NCOLS + 2));
+	cJSON_AddItemToObject(o, "recipients_informed", h != NULL ? h :
+	    cJSON_CreateArray());
 	sq_done(sq, 0, NULL, o);
 }
 
@@ -675,7 +685,8 @@ store_request_show(struct db *db, long long id, const char *scope, int today,
 	const char	*p[2] = { ids, scope };
 
 	snprintf(ids, sizeof ids, "%lld", id);
-	db_query(db, "SELECT " REQ_COLS ", " HISTORY_SQL " "
+	db_query(db, "SELECT " REQ_COLS ", " HISTORY_SQL ", "
+	    TASKS_OF_REQUEST_SQL ", " RECIPIENTS_INFORMED_SQL " "
 	    "FROM requests r JOIN entities e ON e.id = r.entity_id "
 	    "WHERE r.id = $1 AND " SCOPE("$2"), 2, p, request_show_cb,
 	    sq_new(db, cb, arg, today));
@@ -833,6 +844,9 @@ struct store_tx {
 	int		 nparams;
 	cJSON		*json;		/* the answer, once committed */
 	char		*scope;		/* staff: the caller's Unix user */
+	void		(*hook)(struct store_tx *, struct db_txn *, cJSON *,
+			    void *);
+	void		*hook_arg;
 };
 
 static void
@@ -980,6 +994,23 @@ apply_cb(const struct db_res *res, void *arg)
 		return;
 	}
 	tx->json = req_json(res, 0, 0, tx->today);
+	if (tx->hook != NULL) {
+		tx->hook(tx, tx->txn, tx->json, tx->hook_arg);
+		return;
+	}
+	store_tx_continue(tx, 0, NULL);
+}
+
+void
+store_tx_continue(struct store_tx *tx, int err, const char *msg)
+{
+	struct store_res	 out = { .err = err, .msg = msg };
+
+	if (err != 0) {
+		tx->cb(&out, tx->arg);
+		store_tx_abort(tx);
+		return;
+	}
 	db_txn_commit(tx->txn, apply_commit_cb, tx);
 	tx->txn = NULL;
 }
@@ -993,6 +1024,8 @@ store_request_apply(struct store_tx *tx, const struct request_change *c,
 	tx->cb = cb;
 	tx->arg = arg;
 	tx->today = today;
+	tx->hook = c->before_commit;
+	tx->hook_arg = c->hook_arg;
 	tx->nparams = 28;
 #define S(i, v)	p[i] = (v) != NULL ? xstrdup(v) : NULL
 	p[0] = xasprintf("%lld", tx->id);

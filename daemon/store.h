@@ -14,6 +14,8 @@
 
 struct cJSON;
 struct db;
+struct db_txn;
+struct store_tx;
 
 struct store_res {
 	int		 err;		/* 0, or an E_ code of proto.h */
@@ -72,6 +74,7 @@ struct request_in {
 	const char	*protocol;
 	const char	*summary;
 	const char	*idempotency_key;
+	const char	*subject_categories;	/* text[] literal, or NULL */
 	int		 received_on;
 	int		 statutory_due_on;
 	time_t		 next_alert_at;		/* DL_NO_TIME: none */
@@ -141,6 +144,16 @@ struct request_change {
 	const char	*details;		/* audit: JSON text, or NULL */
 	const char	*event;			/* "request.forwarded" or NULL */
 	struct notify_to notify;
+	/*
+	 * Optional: more of the same transition, after the update and before
+	 * COMMIT (the tasks of a forward, the open-task gate of complete).
+	 * It sends its statements on txn, may add members to json (the
+	 * request as updated, owned by tx), and ends with exactly one
+	 * store_tx_continue().
+	 */
+	void		(*before_commit)(struct store_tx *, struct db_txn *txn,
+			    struct cJSON *json, void *arg);
+	void		*hook_arg;
 };
 /*
  * UPDATE, audit event and notifications in one statement, then COMMIT; json:
@@ -148,6 +161,9 @@ struct request_change {
  */
 void	store_request_apply(struct store_tx *, const struct request_change *,
 	    const struct actor *, time_t now, int today, store_cb *, void *);
+/* The end of a before_commit hook: err 0 commits, anything else rolls back
+   and the client gets err and msg (copied before this returns). */
+void	store_tx_continue(struct store_tx *, int err, const char *msg);
 
 /*
  * The scheduler's batch: BEGIN; the open requests whose next alert moment

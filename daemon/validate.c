@@ -50,6 +50,7 @@ const char *const notify_event_names[NEV_COUNT] = {
 	[NEV_OVERDUE] = "request.overdue",
 	[NEV_EXTENDED] = "request.extended",
 	[NEV_CLOSED] = "request.closed",
+	[NEV_TASKS_ASSIGNED] = "request.tasks_assigned",
 };
 
 /*

@@ -50,6 +50,7 @@ enum notify_event {
 	NEV_OVERDUE,
 	NEV_EXTENDED,
 	NEV_CLOSED,
+	NEV_TASKS_ASSIGNED,	/* a forward made tasks (SPEC §8) */
 	NEV_COUNT
 };
 #define NEV_ALL	((1u << NEV_COUNT) - 1)
