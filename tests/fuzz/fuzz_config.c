@@ -101,6 +101,16 @@ check_no_echo(const uint8_t *data, size_t size, const char *cause)
 		if (first < eol && (*first == '[' || *first == ';' ||
 		    *first == '#'))
 			eq = NULL;
+		/* A *_file key names a path, which its error names on
+		   purpose; the file's content is never read here. */
+		if (eq != NULL) {
+			const uint8_t	*ke = eq;
+
+			while (ke > first && (ke[-1] == ' ' || ke[-1] == '\t'))
+				ke--;
+			if (ke - first >= 5 && memcmp(ke - 5, "_file", 5) == 0)
+				eq = NULL;
+		}
 		if (eq != NULL) {
 			const uint8_t	*v = eq + 1, *ve = eol;
 
