@@ -11,11 +11,15 @@
  * write a control character it received to the terminal.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +28,7 @@
 #include <cJSON.h>
 
 #include "proto.h"
+#include "ropa.h"
 #include "util.h"
 
 #ifndef DSR_VERSION
@@ -47,6 +52,7 @@ enum ctl_type {
 	CTL_INT,		/* checked to be an integer, sent as a number */
 	CTL_BOOL,		/* a flag without value, sent as true */
 	CTL_DATE,		/* YYYY-MM-DD, sent as given: dsrd checks it */
+	CTL_LIST,		/* "a, b": an array of strings, split at ',' */
 };
 
 struct ctl_arg {
@@ -63,6 +69,8 @@ struct ctl_opt {
 	const char	*metavar;	/* in the synopsis; unused for bool */
 };
 
+struct ctl;
+
 struct ctl_cmd {
 	const char	*name;		/* one or two words: "entity add" */
 	const char	*method;
@@ -71,6 +79,9 @@ struct ctl_cmd {
 	struct ctl_opt	 opts[CTL_MAX_OPTS];
 	/* Prints a result for people; returns the exit code. */
 	int		(*print)(const cJSON *);
+	/* A command that is more than one request (ropa import): runs it
+	   all, prints, and returns the exit code. */
+	int		(*run)(const struct ctl *, const char *socket);
 };
 
 static int	print_ping(const cJSON *);
@@ -87,6 +98,13 @@ static int	print_staff_added(const cJSON *);
 static int	print_staff(const cJSON *);
 static int	print_retried(const cJSON *);
 static int	print_history(const cJSON *);
+static int	print_activities(const cJSON *);
+static int	print_activity(const cJSON *);
+static int	print_tasks(const cJSON *);
+static int	print_task(const cJSON *);
+static int	run_ropa_import(const struct ctl *, const char *);
+static char	*jlist(const cJSON *, const char *);
+static void	 print_request_tasks(const cJSON *);
 
 static const struct ctl_cmd cmds[] = {
 	{
@@ -151,6 +169,8 @@ static const struct ctl_cmd cmds[] = {
 			{ "summary", "summary", CTL_STRING, 0, "TEXT" },
 			{ "idempotency-key", "idempotency_key", CTL_STRING,
 			    0, "K" },
+			{ "subject-category", "subject_categories", CTL_LIST,
+			    0, "LIST" },
 		},
 		.print = print_filed,
 	},
@@ -180,6 +200,7 @@ static const struct ctl_cmd cmds[] = {
 		.opts = {
 			{ "date", "date", CTL_DATE, 0, "YYYY-MM-DD" },
 			{ "note", "note", CTL_STRING, 0, "TEXT" },
+			{ "activity", "activity", CTL_STRING, 0, "SPEC" },
 		},
 		.print = print_changed,
 	},
@@ -261,6 +282,66 @@ static const struct ctl_cmd cmds[] = {
 		.name = "audit verify", .method = "audit.verify",
 		.summary = "check the audit trail's hash chain",
 		.print = print_audit,
+	},
+	{
+		.name = "ropa import", .method = "ropa.import",
+		.summary = "import a body's register of processing activities",
+		.args = { { "FILE", "file", CTL_STRING } },
+		.opts = {
+			{ "entity", "entity", CTL_STRING, 1, "CODE" },
+			{ "dry-run", "dry_run", CTL_BOOL, 0, NULL },
+		},
+		.run = run_ropa_import,
+	},
+	{
+		.name = "ropa list", .method = "ropa.list",
+		.summary = "activities of the registers, with filters",
+		.opts = {
+			{ "entity", "entity", CTL_STRING, 0, "CODE" },
+			{ "office", "office", CTL_STRING, 0, "O" },
+			{ "data-category", "data_category", CTL_STRING, 0,
+			    "C" },
+			{ "subject-category", "subject_category", CTL_STRING,
+			    0, "C" },
+			{ "software", "software", CTL_STRING, 0, "S" },
+			{ "processor", "processor", CTL_STRING, 0, "P" },
+			{ "removed", "removed", CTL_BOOL, 0, NULL },
+			{ "limit", "limit", CTL_INT, 0, "N" },
+		},
+		.print = print_activities,
+	},
+	{
+		.name = "ropa show", .method = "ropa.show",
+		.summary = "one activity of a register, every field",
+		.args = { { "ID", "id", CTL_INT } },
+		.print = print_activity,
+	},
+	{
+		.name = "task list", .method = "task.list",
+		.summary = "tasks of forwarded requests",
+		.opts = {
+			{ "request", "request", CTL_INT, 0, "ID" },
+			{ "entity", "entity", CTL_STRING, 0, "CODE" },
+			{ "status", "status", CTL_STRING, 0,
+			    "open|done|waived" },
+			{ "mine", "mine", CTL_BOOL, 0, NULL },
+			{ "limit", "limit", CTL_INT, 0, "N" },
+		},
+		.print = print_tasks,
+	},
+	{
+		.name = "task done", .method = "task.done",
+		.summary = "a task is done",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 0, "TEXT" } },
+		.print = print_task,
+	},
+	{
+		.name = "task waive", .method = "task.waive",
+		.summary = "the DPO waives a task, with a reason",
+		.args = { { "ID", "id", CTL_INT } },
+		.opts = { { "note", "note", CTL_STRING, 1, "TEXT" } },
+		.print = print_task,
 	},
 };
 
@@ -675,6 +756,10 @@ print_request(const cJSON *r)
 		show_member("Outcome note", r, "outcome_note");
 	show_member("Created", r, "created_at");
 	show_member("Summary", r, "summary");
+	if (cJSON_GetArraySize(jget(r, "subject_categories")) > 0)
+		show_field("Categories", jlist(r,
+		    "subject_categories"));
+	print_request_tasks(r);
 	if (!cJSON_IsArray(hist))
 		return EXIT_OK;
 	printf("History:\n");
@@ -873,6 +958,273 @@ print_outbox(const cJSON *r)
 	table_print(&t, "");
 	printf("%d notification%s\n", n, n == 1 ? "" : "s");
 	return EXIT_OK;
+}
+
+/* A list of strings as one cell: "a; b" ("-" for none). Caller frees. */
+static char *
+jlist(const cJSON *o, const char *key)
+{
+	const cJSON	*a = jget(o, key), *e;
+	struct buf	 b;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
+		return xstrdup("-");
+	buf_init(&b);
+	cJSON_ArrayForEach(e, a) {
+		char	*t = jtext(e);
+
+		buf_addf(&b, "%s%s", b.len ? "; " : "", t);
+		free(t);
+	}
+	return clean(buf_take(&b), 0);
+}
+
+static int
+print_activities(const cJSON *r)
+{
+	static const char *heads[] = {
+		"ID", "ENTITY", "LINE", "OFFICE", "NAME", "SUBJECTS",
+		"PROCESSORS", "REMOVED",
+	};
+	static const int right[] = { 1, 0, 1, 0, 0, 0, 0, 0 };
+	const cJSON	*list = jget(r, "activities"), *e;
+	struct table	 t;
+	int		 n = cJSON_GetArraySize(list);
+
+	if (n == 0) {
+		printf("no activities\n");
+		return EXIT_OK;
+	}
+	table_init(&t, nitems(heads), heads, right);
+	cJSON_ArrayForEach(e, list) {
+		table_add(&t, jcell(e, "id"));
+		table_add(&t, jcell(e, "entity"));
+		table_add(&t, jcell(e, "line"));
+		table_add(&t, truncate_u8(jcell(e, "office"), 30));
+		table_add(&t, truncate_u8(jcell(e, "name"), 40));
+		table_add(&t, truncate_u8(jlist(e, "subject_categories"), 30));
+		table_add(&t, truncate_u8(jlist(e, "processors"), 30));
+		table_add(&t, cJSON_IsString(jget(e, "removed_at")) ?
+		    jcell(e, "removed_at") : xstrdup(""));
+	}
+	table_print(&t, "");
+	printf("%d activit%s\n", n, n == 1 ? "y" : "ies");
+	return EXIT_OK;
+}
+
+/* People as "Name (staff 12), Other (not in the directory)". */
+static char *
+people_text(const cJSON *a)
+{
+	const cJSON	*e;
+	struct buf	 b;
+
+	if (cJSON_GetArraySize(a) == 0)
+		return xstrdup("-");
+	buf_init(&b);
+	cJSON_ArrayForEach(e, a) {
+		char	*name = jcell(e, "name");
+
+		if (cJSON_IsNumber(jget(e, "staff_id")))
+			buf_addf(&b, "%s%s (staff %lld)", b.len ? "\n" : "",
+			    name, jint(e, "staff_id", 0));
+		else
+			buf_addf(&b, "%s%s (not in the staff directory)",
+			    b.len ? "\n" : "", name);
+		free(name);
+	}
+	return buf_take(&b);
+}
+
+/* A list member, one item per line. Caller frees. */
+static char *
+jlines(const cJSON *o, const char *key)
+{
+	const cJSON	*a = jget(o, key), *e;
+	struct buf	 b;
+
+	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
+		return xstrdup("-");
+	buf_init(&b);
+	cJSON_ArrayForEach(e, a) {
+		char	*t = clean(jtext(e), 0);
+
+		buf_addf(&b, "%s%s", b.len ? "\n" : "", t);
+		free(t);
+	}
+	return buf_take(&b);
+}
+
+static int
+print_activity(const cJSON *r)
+{
+	printf("Activity %lld%s\n", jint(r, "id", 0),
+	    cJSON_IsString(jget(r, "removed_at")) ?
+	    "  (removed from the register)" : "");
+	show_member("Body", r, "entity");
+	show_member("Name", r, "name");
+	show_member("Office", r, "office");
+	show_member("Purpose", r, "purpose");
+	show_member("Joint controller", r, "joint_controller");
+	show_field("Managers", people_text(jget(r, "managers")));
+	show_field("Staff", people_text(jget(r, "staff")));
+	show_field("Processors", jlines(r, "processors"));
+	show_field("Ind. controllers", jlines(r, "independent_controllers"));
+	show_field("Software", jlines(r, "software"));
+	show_field("Data categories", jlines(r, "data_categories"));
+	show_field("Subjects", jlines(r, "subject_categories"));
+	show_field("Recipients", jlines(r, "recipient_categories"));
+	show_member("Retention", r, "retention");
+	show_member("Cloud", r, "cloud");
+	show_member("Transfers", r, "transfers");
+	show_member("For others", r, "processor_for_others");
+	show_member("Controller", r, "controller");
+	show_member("Security measures", r, "security_measures");
+	show_member("Register line", r, "line");
+	show_member("Imported", r, "imported_at");
+	show_member("Updated", r, "updated_at");
+	show_member("Removed", r, "removed_at");
+	return EXIT_OK;
+}
+
+/* What a task is about: its activity, or its recipient. Caller frees. */
+static char *
+task_about(const cJSON *t)
+{
+	const cJSON	*a = jget(t, "activity");
+	char		*name, *office, *s;
+
+	if (cJSON_IsObject(a)) {
+		name = jcell(a, "name");
+		office = jcell(a, "office");
+		s = strcmp(office, "-") != 0 ?
+		    xasprintf("%s (%s)", name, office) : xstrdup(name);
+		free(name);
+		free(office);
+		return s;
+	}
+	name = jcell(t, "recipient");
+	office = jcell(t, "recipient_kind");
+	s = xasprintf("%s (%s)", name, office);
+	free(name);
+	free(office);
+	return s;
+}
+
+static char *
+task_assignees(const cJSON *t)
+{
+	const cJSON	*e;
+	struct buf	 b;
+
+	if (cJSON_GetArraySize(jget(t, "assignees")) == 0)
+		return xstrdup("-");
+	buf_init(&b);
+	cJSON_ArrayForEach(e, jget(t, "assignees")) {
+		char	*n = jcell(e, "name");
+
+		buf_addf(&b, "%s%s", b.len ? ", " : "", n);
+		free(n);
+	}
+	return buf_take(&b);
+}
+
+/* The rows of a list of tasks; with request, its column too. */
+static void
+tasks_table(const cJSON *list, const char *indent, int request)
+{
+	static const char *heads[] = {
+		"ID", "REQUEST", "KIND", "ABOUT", "STATUS", "ASSIGNEES",
+	};
+	static const int right[] = { 1, 1, 0, 0, 0, 0 };
+	const char	*h[nitems(heads)];
+	int		 rt[nitems(heads)];
+	const cJSON	*e;
+	struct table	 t;
+	size_t		 k, n = 0;
+
+	for (k = 0; k < nitems(heads); k++) {
+		if (k == 1 && !request)
+			continue;
+		rt[n] = right[k];
+		h[n++] = heads[k];
+	}
+	table_init(&t, n, h, rt);
+	cJSON_ArrayForEach(e, list) {
+		table_add(&t, jcell(e, "id"));
+		if (request)
+			table_add(&t, jcell(e, "request"));
+		table_add(&t, jcell(e, "kind"));
+		table_add(&t, truncate_u8(clean(task_about(e), 0), 50));
+		table_add(&t, jcell(e, "status"));
+		table_add(&t, truncate_u8(clean(task_assignees(e), 0), 40));
+	}
+	table_print(&t, indent);
+}
+
+static int
+print_tasks(const cJSON *r)
+{
+	const cJSON	*list = jget(r, "tasks");
+	int		 n = cJSON_GetArraySize(list);
+
+	if (n == 0) {
+		printf("no tasks\n");
+		return EXIT_OK;
+	}
+	tasks_table(list, "", 1);
+	printf("%d task%s\n", n, n == 1 ? "" : "s");
+	return EXIT_OK;
+}
+
+static int
+print_task(const cJSON *r)
+{
+	printf("Task %lld of request %lld\n", jint(r, "id", 0),
+	    jint(r, "request", 0));
+	show_member("Body", r, "entity");
+	show_member("Kind", r, "kind");
+	show_field("About", task_about(r));
+	show_member("Status", r, "status");
+	show_field("Assignees", task_assignees(r));
+	show_member("Note", r, "note");
+	show_member("Closed", r, "closed_at");
+	show_member("Closed by", r, "closed_by");
+	show_member("Created", r, "created_at");
+	return EXIT_OK;
+}
+
+/* A request's tasks and the recipients told (art. 19), when it has them. */
+static void
+print_request_tasks(const cJSON *r)
+{
+	static const char *heads[] = { "RECIPIENT", "KIND", "INFORMED", "BY" };
+	const cJSON	*tasks = jget(r, "tasks"), *inf, *e;
+	struct table	 t;
+
+	if (cJSON_IsArray(tasks)) {
+		printf("Tasks:\n");
+		if (cJSON_GetArraySize(tasks) == 0)
+			printf("  no tasks\n");
+		else
+			tasks_table(tasks, "  ", 0);
+	}
+	inf = jget(r, "recipients_informed");
+	if (!cJSON_IsArray(inf))
+		return;
+	printf("Recipients informed:\n");
+	if (cJSON_GetArraySize(inf) == 0) {
+		printf("  none yet\n");
+		return;
+	}
+	table_init(&t, nitems(heads), heads, NULL);
+	cJSON_ArrayForEach(e, inf) {
+		table_add(&t, truncate_u8(jcell(e, "recipient"), 50));
+		table_add(&t, jcell(e, "kind"));
+		table_add(&t, jcell(e, "informed_at"));
+		table_add(&t, jcell(e, "by"));
+	}
+	table_print(&t, "  ");
 }
 
 /* For a command without a printer of its own: key: value lines. */
@@ -1239,6 +1591,30 @@ ctl_parse(struct ctl *ctl, int argc, char **argv, char **cause)
 	return 0;
 }
 
+/* "a, b,,c" as ["a", "b", "c"]: items trimmed, empty ones dropped. */
+static cJSON *
+list_value(const char *s)
+{
+	cJSON		*a = cJSON_CreateArray();
+	const char	*p = s, *comma;
+
+	for (;;) {
+		char	*item;
+
+		comma = strchr(p, ',');
+		item = comma != NULL ? xstrndup(p, (size_t)(comma - p)) :
+		    xstrdup(p);
+		if (*str_trim(item) != '\0')
+			cJSON_AddItemToArray(a, cJSON_CreateString(
+			    str_trim(item)));
+		free(item);
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return a;
+}
+
 /* A value from the command line as JSON; its syntax was checked. */
 static cJSON *
 param_value(enum ctl_type type, const char *s)
@@ -1258,6 +1634,8 @@ param_value(enum ctl_type type, const char *s)
 	case CTL_STRING:
 	case CTL_DATE:
 		return cJSON_CreateString(s);
+	case CTL_LIST:
+		return list_value(s);
 	}
 	return cJSON_CreateNull();
 }
@@ -1363,27 +1741,64 @@ ctl_connect(const char *path, int timeout_ms, int *code, char **cause)
 }
 
 /*
+ * One connection to dsrd for one or more requests in turn (an import sends
+ * its batches on one, so that dsrd sees one client). Each exchange sends a
+ * line and reads the one answer line; bytes read past it stay in `in`.
+ */
+struct ctl_link {
+	int		 fd;
+	int		 timeout;	/* ms, for each exchange */
+	struct buf	 in;
+	long long	 next_id;
+};
+
+static int
+ctl_open(struct ctl_link *l, const char *path, int *code, char **cause)
+{
+	memset(l, 0, sizeof *l);
+	l->timeout = ctl_timeout_ms();
+	l->next_id = 1;
+	buf_init(&l->in);
+	if ((l->fd = ctl_connect(path, l->timeout, code, cause)) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+ctl_close(struct ctl_link *l)
+{
+	if (l->fd != -1)
+		close(l->fd);
+	l->fd = -1;
+	buf_free(&l->in);
+}
+
+/*
  * Sends line + LF and reads one answer line into reply (LF dropped).
- * Returns 0, or -1 with the error code to report and why.
+ * Returns 0, or -1 with the error code to report and why; after a failure
+ * the link is good only for ctl_close.
  */
 static int
-ctl_call(const char *path, const char *line, struct buf *reply, int *code,
-    char **cause)
+ctl_exchange(struct ctl_link *l, const char *line, struct buf *reply,
+    int *code, char **cause)
 {
-	int		 timeout = ctl_timeout_ms(), fd;
-	long long	 deadline = mono_ms() + timeout;
-	struct buf	 out;
-	size_t		 sent = 0, scanned = 0, linelen;
+	long long	 deadline = mono_ms() + l->timeout;
+	size_t		 sent = 0, scanned = 0, linelen, len = strlen(line);
 	ssize_t		 n;
 	char		 chunk[16384];
+	struct iovec	 iov[2];
 
-	if ((fd = ctl_connect(path, timeout, code, cause)) == -1)
-		return -1;
-	buf_init(&out);
-	buf_adds(&out, line);
-	buf_adds(&out, "\n");
-	while (sent < out.len) {
-		n = send(fd, out.data + sent, out.len - sent, MSG_NOSIGNAL);
+	while (sent < len + 1) {
+		struct msghdr	mh = { 0 };
+
+		/* line and its LF without copying a batch of a megabyte */
+		iov[0].iov_base = (char *)line + (sent < len ? sent : len);
+		iov[0].iov_len = sent < len ? len - sent : 0;
+		iov[1].iov_base = (char *)"\n";
+		iov[1].iov_len = 1;
+		mh.msg_iov = iov;
+		mh.msg_iovlen = 2;
+		n = sendmsg(l->fd, &mh, MSG_NOSIGNAL);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
@@ -1392,31 +1807,47 @@ ctl_call(const char *path, const char *line, struct buf *reply, int *code,
 			*code = E_UNAVAILABLE;
 			*cause = xasprintf("cannot send to dsrd: %s",
 			    errno == EAGAIN ? "timed out" : strerror(errno));
-			goto fail;
+			return -1;
 		}
 		sent += (size_t)n;
 	}
-	buf_free(&out);
 	for (;;) {
-		struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd	 pfd = { .fd = l->fd, .events = POLLIN };
 		long long	 left = deadline - mono_ms();
 		int		 rc;
 
+		/* Scan only the new bytes: replies may be megabytes. */
+		switch (l->in.len == scanned ? PROTO_FRAME_MORE :
+		    proto_frame(l->in.data + scanned, l->in.len - scanned,
+		    CTL_MAX_REPLY - scanned, &linelen)) {
+		case PROTO_FRAME_LINE:
+			buf_add(reply, l->in.data, scanned + linelen);
+			buf_consume(&l->in, scanned + linelen + 1);
+			return 0;
+		case PROTO_FRAME_TOO_BIG:
+			*code = E_UNAVAILABLE;
+			*cause = xasprintf("answer from dsrd over %zu bytes",
+			    CTL_MAX_REPLY);
+			return -1;
+		case PROTO_FRAME_MORE:
+			scanned = l->in.len;
+			break;
+		}
 		if (left <= 0 ||
 		    (rc = poll(&pfd, 1, (int)left)) == 0) {
 			*code = E_UNAVAILABLE;
 			*cause = xasprintf("no answer from dsrd in %d s",
-			    timeout / 1000);
-			goto fail;
+			    l->timeout / 1000);
+			return -1;
 		}
 		if (rc == -1) {
 			if (errno == EINTR)
 				continue;
 			*code = E_UNAVAILABLE;
 			*cause = xasprintf("poll: %s", strerror(errno));
-			goto fail;
+			return -1;
 		}
-		n = read(fd, chunk, sizeof chunk);
+		n = read(l->fd, chunk, sizeof chunk);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -1426,31 +1857,27 @@ ctl_call(const char *path, const char *line, struct buf *reply, int *code,
 			    "answering") :
 			    xasprintf("cannot read from dsrd: %s",
 			    strerror(errno));
-			goto fail;
+			return -1;
 		}
-		buf_add(reply, chunk, (size_t)n);
-		/* Scan only the new bytes: replies may be megabytes. */
-		switch (proto_frame(reply->data + scanned, reply->len - scanned,
-		    CTL_MAX_REPLY - scanned, &linelen)) {
-		case PROTO_FRAME_LINE:
-			reply->len = scanned + linelen;
-			reply->data[reply->len] = '\0';
-			close(fd);
-			return 0;
-		case PROTO_FRAME_TOO_BIG:
-			*code = E_UNAVAILABLE;
-			*cause = xasprintf("answer from dsrd over %zu bytes",
-			    CTL_MAX_REPLY);
-			goto fail;
-		case PROTO_FRAME_MORE:
-			scanned = reply->len;
-			break;
-		}
+		buf_add(&l->in, chunk, (size_t)n);
 	}
-fail:
-	buf_free(&out);
-	close(fd);
-	return -1;
+}
+
+/* One request on a connection of its own. */
+static int
+ctl_call(const char *path, const char *line, struct buf *reply, int *code,
+    char **cause)
+{
+	struct ctl_link	l;
+	int		rc;
+
+	if (ctl_open(&l, path, code, cause) == -1) {
+		buf_free(&l.in);
+		return -1;
+	}
+	rc = ctl_exchange(&l, line, reply, code, cause);
+	ctl_close(&l);
+	return rc;
 }
 
 /* -------------------------------------------------------------------- */
@@ -1502,48 +1929,69 @@ argv_wants_json(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Splits dsrd's answer line: 0 and *res (the caller owns it), or -1 and
+ * *err, dsrd's error object or one made here for a malformed answer.
+ */
+static int
+rpc_split(const struct buf *reply, cJSON **res, cJSON **err)
+{
+	cJSON	*resp;
+
+	*res = *err = NULL;
+	resp = cJSON_ParseWithLength(reply->data, reply->len);
+	if (cJSON_IsObject(resp)) {
+		if (jget(resp, "error") != NULL)
+			*err = cJSON_DetachItemFromObjectCaseSensitive(resp,
+			    "error");
+		else if (jget(resp, "result") != NULL)
+			*res = cJSON_DetachItemFromObjectCaseSensitive(resp,
+			    "result");
+	}
+	if (*err == NULL && *res == NULL) {
+		*err = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*err, "code", E_UNAVAILABLE);
+		cJSON_AddStringToObject(*err, "message", cJSON_IsObject(resp) ?
+		    "malformed answer from dsrd (neither result nor error)" :
+		    "malformed answer from dsrd (not a JSON object)");
+	}
+	cJSON_Delete(resp);
+	return *res != NULL ? 0 : -1;
+}
+
+/* Reports dsrd's error object (taken); returns the exit code. */
+static int
+print_error(int json, cJSON *err)
+{
+	const cJSON	*code = jget(err, "code"), *msg = jget(err, "message");
+	cJSON		*doc;
+	int		 c;
+	char		*m;
+
+	c = cJSON_IsNumber(code) ? (int)code->valuedouble : E_INTERNAL;
+	if (json) {
+		doc = cJSON_CreateObject();
+		cJSON_AddItemToObject(doc, "error", err);
+		json_out(doc);
+	} else {
+		m = clean(xstrdup(cJSON_IsString(msg) ?
+		    msg->valuestring : proto_error_name(c)), 0);
+		fprintf(stderr, "dsrctl: %s\n", m);
+		free(m);
+		cJSON_Delete(err);
+	}
+	return proto_exit_code(c);
+}
+
 /* Prints dsrd's answer; returns the exit code. */
 static int
 ctl_answer(const struct ctl *ctl, const struct buf *reply)
 {
-	cJSON		*resp, *err, *res, *doc;
-	const cJSON	*code, *msg;
-	int		 rc, c;
-	char		*m;
+	cJSON	*res, *err;
+	int	 rc;
 
-	resp = cJSON_ParseWithLength(reply->data, reply->len);
-	if (!cJSON_IsObject(resp)) {
-		cJSON_Delete(resp);
-		return ctl_fail(ctl->json, E_UNAVAILABLE,
-		    "malformed answer from dsrd (not a JSON object)");
-	}
-	err = jget(resp, "error") != NULL ?
-	    cJSON_DetachItemFromObjectCaseSensitive(resp, "error") : NULL;
-	res = jget(resp, "result") != NULL ?
-	    cJSON_DetachItemFromObjectCaseSensitive(resp, "result") : NULL;
-	cJSON_Delete(resp);
-	if (err != NULL) {
-		code = jget(err, "code");
-		msg = jget(err, "message");
-		c = cJSON_IsNumber(code) ? (int)code->valuedouble : E_INTERNAL;
-		rc = proto_exit_code(c);
-		if (ctl->json) {
-			doc = cJSON_CreateObject();
-			cJSON_AddItemToObject(doc, "error", err);
-			json_out(doc);
-		} else {
-			m = clean(xstrdup(cJSON_IsString(msg) ?
-			    msg->valuestring : proto_error_name(c)), 0);
-			fprintf(stderr, "dsrctl: %s\n", m);
-			free(m);
-			cJSON_Delete(err);
-		}
-		cJSON_Delete(res);
-		return rc;
-	}
-	if (res == NULL)
-		return ctl_fail(ctl->json, E_UNAVAILABLE,
-		    "malformed answer from dsrd (neither result nor error)");
+	if (rpc_split(reply, &res, &err) == -1)
+		return print_error(ctl->json, err);
 	if (ctl->json) {
 		json_out(res);
 		return EXIT_OK;
@@ -1551,6 +1999,874 @@ ctl_answer(const struct ctl *ctl, const struct buf *reply)
 	rc = ctl->cmd->print != NULL ? ctl->cmd->print(res) :
 	    print_generic(res);
 	cJSON_Delete(res);
+	return rc;
+}
+
+/* -------------------------------------------------------------------- */
+/* ropa import: the register is read and split here, sent in batches. */
+
+#define ROPA_MAX_FILE		((size_t)64 * 1024 * 1024)
+#define ROPA_BATCH_ROWS		500
+/* Room left in a message for the envelope and the source. */
+#define ROPA_BATCH_BYTES	((size_t)PROTO_MAX_MESSAGE - 16384)
+/* Files at least this large show progress on a terminal. */
+#define ROPA_PROGRESS_BYTES	((size_t)256 * 1024)
+/* Added, changed, removed activities listed for people (--json: all). */
+#define ROPA_REPORT_MAX		100
+/* Lines listed for a person not found (--json: all). */
+#define ROPA_LINES_MAX		8
+
+/* The value of one of the command's options, by flag, or NULL. */
+static const char *
+ctl_optval(const struct ctl *ctl, const char *flag)
+{
+	for (size_t k = 0; k < cmd_nopts(ctl->cmd); k++)
+		if (strcmp(ctl->cmd->opts[k].flag, flag) == 0)
+			return ctl->opts[k];
+	return NULL;
+}
+
+/*
+ * A name as the directory lookup compares it: ASCII and Latin-1 letters
+ * lower-cased without their accents, white space runs one space, trimmed.
+ * ropa_name_distance() folds the same way and more; it decides when this
+ * does not find a name. Caller frees.
+ */
+static char *
+name_fold(const char *s)
+{
+	/* U+00C0-U+00FF; '*' keeps the letter as it is */
+	static const char latin1[] = "aaaaaaaceeeeiiiidnooooo*ouuuuy**"
+	    "aaaaaaaceeeeiiiidnooooo*ouuuuy*y";
+	const unsigned char	*p = (const unsigned char *)s;
+	struct buf		 b;
+	int			 space = 0;
+
+	buf_init(&b);
+	buf_add(&b, "", 0);
+	for (; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') {
+			space = b.len > 0;
+			continue;
+		}
+		if (space)
+			buf_add(&b, " ", 1);
+		space = 0;
+		if (*p < 0x80) {
+			char	c = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+
+			buf_add(&b, &c, 1);
+		} else if (*p == 0xc3 && p[1] >= 0x80 && p[1] <= 0xbf &&
+		    latin1[p[1] - 0x80] != '*') {
+			buf_add(&b, &latin1[p[1] - 0x80], 1);
+			p++;
+		} else
+			buf_add(&b, p, 1);
+	}
+	return buf_take(&b);
+}
+
+/* A person of the people cells, as the lookup resolved them. */
+struct person {
+	char	*key;		/* name_fold() */
+	char	*name;		/* the directory's spelling, else the cell's */
+	long	 dir;		/* index in the directory, or -1 */
+	long	 best;		/* the nearest directory name, or -1 */
+	int	 dist;
+};
+
+/* Where a person not in the directory was named. */
+struct miss {
+	size_t	 person;
+	int	 field;		/* ROPA_F_MANAGERS or ROPA_F_STAFF */
+	size_t	 line;
+};
+
+/* The staff directory and every person seen, by folded name. */
+struct people {
+	const char	**dir;		/* the directory's names */
+	size_t		  ndir;
+	struct person	 *v;
+	size_t		  n, cap;
+	size_t		 *slot;		/* open addressing: index + 1 */
+	size_t		  nslot;
+	struct miss	 *miss;
+	size_t		  nmiss, capmiss;
+};
+
+static uint64_t
+fnv1a(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot of key: its person's, or the empty one it would take. The
+   table must have slots (people_add makes them). */
+static size_t *
+people_slot(struct people *pp, const char *key)
+{
+	size_t	i = (size_t)fnv1a(key) & (pp->nslot - 1);
+
+	while (pp->slot[i] != 0 && strcmp(pp->v[pp->slot[i] - 1].key,
+	    key) != 0)
+		i = (i + 1) & (pp->nslot - 1);
+	return &pp->slot[i];
+}
+
+/* Adds a person (takes key and name); returns its index. */
+static size_t
+people_add(struct people *pp, char *key, char *name, long dir)
+{
+	size_t	i;
+
+	if ((pp->n + 1) * 2 > pp->nslot) {
+		free(pp->slot);
+		pp->nslot = pp->nslot ? pp->nslot * 2 : 256;
+		pp->slot = xcalloc(pp->nslot, sizeof *pp->slot);
+		for (i = 0; i < pp->n; i++)
+			*people_slot(pp, pp->v[i].key) = i + 1;
+	}
+	if (pp->n == pp->cap) {
+		pp->cap = pp->cap ? pp->cap * 2 : 64;
+		pp->v = xreallocarray(pp->v, pp->cap, sizeof *pp->v);
+	}
+	pp->v[pp->n] = (struct person){ key, name, dir, -1, 0 };
+	*people_slot(pp, key) = pp->n + 1;
+	return pp->n++;
+}
+
+/* The person of a name from a cell: found, or resolved once. */
+static const struct person *
+people_find(struct people *pp, const char *name, int field, size_t line)
+{
+	char		*key = name_fold(name);
+	size_t		*sl = pp->nslot > 0 ? people_slot(pp, key) : NULL, i;
+	struct person	*p;
+	long		 best;
+	int		 dist = 0;
+
+	if (sl != NULL && *sl != 0) {
+		free(key);
+		i = *sl - 1;
+	} else {
+		best = ropa_best_match(name, pp->dir, pp->ndir, &dist);
+		/* the folding of ropa.c knows more than name_fold */
+		if (best >= 0 && dist == 0)
+			i = people_add(pp, key, xstrdup(pp->dir[best]), best);
+		else {
+			i = people_add(pp, key, xstrdup(name), -1);
+			pp->v[i].best = best;
+			pp->v[i].dist = dist;
+		}
+	}
+	p = &pp->v[i];
+	if (p->dir < 0) {
+		if (pp->nmiss == pp->capmiss) {
+			pp->capmiss = pp->capmiss ? pp->capmiss * 2 : 64;
+			pp->miss = xreallocarray(pp->miss, pp->capmiss,
+			    sizeof *pp->miss);
+		}
+		pp->miss[pp->nmiss++] = (struct miss){ i, field, line };
+	}
+	return p;
+}
+
+static void
+people_free(struct people *pp)
+{
+	for (size_t i = 0; i < pp->n; i++) {
+		free(pp->v[i].key);
+		free(pp->v[i].name);
+	}
+	free(pp->v);
+	free(pp->slot);
+	free(pp->miss);
+	for (size_t i = 0; i < pp->ndir; i++)
+		free((char *)pp->dir[i]);
+	free(pp->dir);
+}
+
+/* The directory from staff.list's answer. */
+static void
+people_init(struct people *pp, const cJSON *staff)
+{
+	const cJSON	*e, *name;
+	char		*key;
+
+	memset(pp, 0, sizeof *pp);
+	pp->dir = xcalloc((size_t)cJSON_GetArraySize(staff) + 1,
+	    sizeof *pp->dir);
+	cJSON_ArrayForEach(e, staff) {
+		name = jget(e, "name");
+		if (!cJSON_IsString(name))
+			continue;
+		pp->dir[pp->ndir] = xstrdup(name->valuestring);
+		key = name_fold(name->valuestring);
+		/* two spellings of one name: the first is the directory's */
+		if (pp->nslot == 0 || *people_slot(pp, key) == 0)
+			people_add(pp, key, xstrdup(name->valuestring),
+			    (long)pp->ndir);
+		else
+			free(key);
+		pp->ndir++;
+	}
+}
+
+static void
+add_list(cJSON *o, const char *key, struct ropa_list *l)
+{
+	cJSON	*a = cJSON_AddArrayToObject(o, key);
+
+	for (size_t i = 0; i < l->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+	ropa_list_free(l);
+}
+
+/* A software cell: only explicit separators (names have spaces). */
+static void
+split_plain(const char *cell, struct ropa_list *l)
+{
+	const char	*p = cell;
+	size_t		 n;
+
+	memset(l, 0, sizeof *l);
+	while (*p != '\0') {
+		char	*item;
+
+		n = strcspn(p, ";,\n");
+		item = xstrndup(p, n);
+		if (*str_trim(item) != '\0') {
+			l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+			l->v[l->n++] = xstrdup(str_trim(item));
+		}
+		free(item);
+		p += n;
+		if (*p != '\0')
+			p++;
+	}
+}
+
+static void
+add_people(cJSON *o, const char *key, const struct ropa_activity *a,
+    int field, struct people *pp)
+{
+	struct ropa_list	 l;
+	cJSON			*arr = cJSON_AddArrayToObject(o, key);
+
+	ropa_split_people_known(a->f[field], pp->dir, pp->ndir, &l);
+	for (size_t i = 0; i < l.n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(
+		    people_find(pp, l.v[i], field, a->line)->name));
+	ropa_list_free(&l);
+}
+
+static void
+add_text(cJSON *o, const char *key, const char *v)
+{
+	if (v != NULL && *v != '\0')
+		cJSON_AddStringToObject(o, key, v);
+}
+
+static void
+add_yn(cJSON *o, const char *key, enum ropa_yn v)
+{
+	if (v == ROPA_YES)
+		cJSON_AddTrueToObject(o, key);
+	else if (v == ROPA_NO)
+		cJSON_AddFalseToObject(o, key);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* One activity as ropa.import takes it. Caller frees the text. */
+static char *
+activity_text(const struct ropa_activity *a, struct people *pp)
+{
+	struct ropa_list	 l;
+	cJSON			*o = cJSON_CreateObject();
+	char			*p, *t;
+
+	add_text(o, "name", a->f[ROPA_F_NAME]);
+	add_text(o, "office", a->f[ROPA_F_OFFICE]);
+	add_text(o, "purpose", a->f[ROPA_F_PURPOSE]);
+	add_text(o, "joint_controller", a->f[ROPA_F_JOINT]);
+	add_people(o, "managers", a, ROPA_F_MANAGERS, pp);
+	add_people(o, "staff", a, ROPA_F_STAFF, pp);
+	ropa_split_processors(a->f[ROPA_F_PROCESSORS], NULL, 0, &l);
+	add_list(o, "processors", &l);
+	ropa_split_processors(a->f[ROPA_F_INDEPENDENT], NULL, 0, &l);
+	add_list(o, "independent_controllers", &l);
+	split_plain(a->f[ROPA_F_SOFTWARE], &l);
+	add_list(o, "software", &l);
+	ropa_split_categories(a->f[ROPA_F_DATA], ROPA_CAT_DATA, &l);
+	add_list(o, "data_categories", &l);
+	add_text(o, "retention", a->f[ROPA_F_RETENTION]);
+	ropa_split_categories(a->f[ROPA_F_SUBJECTS], ROPA_CAT_SUBJECTS, &l);
+	add_list(o, "subject_categories", &l);
+	ropa_split_categories(a->f[ROPA_F_RECIPIENTS], ROPA_CAT_RECIPIENTS,
+	    &l);
+	add_list(o, "recipient_categories", &l);
+	add_yn(o, "cloud", a->cloud);
+	add_yn(o, "transfers", a->transfers);
+	add_yn(o, "processor_for_others", a->for_others);
+	add_text(o, "controller", a->f[ROPA_F_CONTROLLER]);
+	add_text(o, "security_measures", a->f[ROPA_F_SECURITY]);
+	cJSON_AddNumberToObject(o, "line", (double)a->line);
+	if ((p = cJSON_PrintUnformatted(o)) == NULL) {
+		fputs("dsrctl: out of memory\n", stderr);
+		abort();
+	}
+	t = xstrdup(p);
+	cJSON_free(p);
+	cJSON_Delete(o);
+	return t;
+}
+
+static int
+miss_cmp(const void *x, const void *y)
+{
+	const struct miss	*a = x, *b = y;
+
+	if (a->person != b->person)
+		return a->person < b->person ? -1 : 1;
+	if (a->field != b->field)
+		return a->field < b->field ? -1 : 1;
+	return a->line < b->line ? -1 : a->line > b->line;
+}
+
+static int
+report_cmp(const void *x, const void *y)
+{
+	const cJSON	*a = *(cJSON *const *)x, *b = *(cJSON *const *)y;
+	long long	 la = jint(a, "line", 0), lb = jint(b, "line", 0);
+	char		*fa = jtext(jget(a, "field")), *fb = jtext(jget(b, "field"));
+	int		 c = la != lb ? (la < lb ? -1 : 1) : strcmp(fb, fa);
+
+	free(fa);
+	free(fb);
+	return c;
+}
+
+/*
+ * The people of the cells that match nobody in the directory, one entry
+ * per name and column with every line it is on, in the order of their
+ * first line: {"unknown": [...], "near_misses": [...]}.
+ */
+static cJSON *
+people_report(struct people *pp)
+{
+	cJSON		*doc = cJSON_CreateObject(), **items = NULL, *it = NULL;
+	cJSON		*unknown, *near, *lines = NULL;
+	size_t		 i, n = 0;
+
+	qsort(pp->miss, pp->nmiss, sizeof *pp->miss, miss_cmp);
+	for (i = 0; i < pp->nmiss; i++) {
+		const struct miss	*m = &pp->miss[i];
+		const struct person	*p = &pp->v[m->person];
+
+		if (i == 0 || m->person != pp->miss[i - 1].person ||
+		    m->field != pp->miss[i - 1].field) {
+			it = cJSON_CreateObject();
+			items = xreallocarray(items, n + 1, sizeof *items);
+			items[n++] = it;
+			cJSON_AddStringToObject(it, "name", p->name);
+			cJSON_AddStringToObject(it, "column",
+			    ropa_field_labels[m->field]);
+			cJSON_AddStringToObject(it, "field", m->field ==
+			    ROPA_F_MANAGERS ? "managers" : "staff");
+			cJSON_AddNumberToObject(it, "line", (double)m->line);
+			if (p->best >= 0 && p->dist > 0 &&
+			    p->dist <= ropa_near_miss_limit(p->name)) {
+				cJSON_AddStringToObject(it, "suggestion",
+				    pp->dir[p->best]);
+				cJSON_AddNumberToObject(it, "distance",
+				    p->dist);
+			}
+			lines = cJSON_AddArrayToObject(it, "lines");
+		}
+		/* a name twice in one cell is one line */
+		if (cJSON_GetArraySize(lines) == 0 ||
+		    pp->miss[i - 1].line != m->line)
+			cJSON_AddItemToArray(lines,
+			    cJSON_CreateNumber((double)m->line));
+	}
+	if (n > 0)
+		qsort(items, n, sizeof *items, report_cmp);
+	unknown = cJSON_AddArrayToObject(doc, "unknown");
+	near = cJSON_AddArrayToObject(doc, "near_misses");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(jget(items[i], "suggestion") != NULL ?
+		    near : unknown, items[i]);
+	free(items);
+	return doc;
+}
+
+/* Progress on the terminal (never stdout). */
+struct progress {
+	int		 on;
+	const char	*what;
+	int		 last;
+};
+
+static void
+progress_show(struct progress *pr, size_t done, size_t total)
+{
+	int	pct = total > 0 ? (int)(done * 100 / total) : 100;
+
+	if (!pr->on || pct == pr->last)
+		return;
+	pr->last = pct;
+	fprintf(stderr, "\rdsrctl: %s %3d%%", pr->what, pct);
+	if (done >= total)
+		fputs("\r\033[K", stderr);
+	fflush(stderr);
+}
+
+static void
+parse_progress(size_t done, size_t total, void *arg)
+{
+	progress_show(arg, done, total);
+}
+
+/* Reads a whole file of at most ROPA_MAX_FILE bytes; -1 and why. */
+static int
+read_file(const char *path, struct buf *out, char **cause)
+{
+	struct stat	 st;
+	char		 chunk[65536];
+	ssize_t		 n;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		*cause = xasprintf("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		*cause = xasprintf("cannot read %s: %s", path,
+		    S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		n = read(fd, chunk, sizeof chunk);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			*cause = xasprintf("cannot read %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		if (out->len + (size_t)n > ROPA_MAX_FILE) {
+			*cause = xasprintf("%s is larger than %zu MiB: not a "
+			    "register of processing activities", path,
+			    ROPA_MAX_FILE >> 20);
+			close(fd);
+			return -1;
+		}
+		buf_add(out, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+/* One ropa.import message; 0 and *res, or -1 and *err. */
+static int
+import_send(struct ctl_link *l, const char *entity, const char *token,
+    const struct buf *acts, int final, int dry_run, const cJSON *source,
+    cJSON **res, cJSON **err)
+{
+	cJSON		*req = cJSON_CreateObject(), *params;
+	struct buf	 reply;
+	char		*p, *cause = NULL;
+	int		 code, rc;
+
+	cJSON_AddStringToObject(req, "jsonrpc", PROTO_VERSION);
+	cJSON_AddNumberToObject(req, "id", (double)l->next_id++);
+	cJSON_AddStringToObject(req, "method", "ropa.import");
+	params = cJSON_AddObjectToObject(req, "params");
+	cJSON_AddStringToObject(params, "entity", entity);
+	if (token != NULL)
+		cJSON_AddStringToObject(params, "token", token);
+	if (acts->len > 0)
+		cJSON_AddRawToObject(params, "activities", acts->data);
+	if (final) {
+		cJSON_AddTrueToObject(params, "final");
+		if (dry_run)
+			cJSON_AddTrueToObject(params, "dry_run");
+		cJSON_AddItemToObject(params, "source",
+		    cJSON_Duplicate(source, 1));
+	}
+	if ((p = cJSON_PrintUnformatted(req)) == NULL) {
+		fputs("dsrctl: out of memory\n", stderr);
+		abort();
+	}
+	cJSON_Delete(req);
+	*res = *err = NULL;
+	if (strlen(p) > PROTO_MAX_MESSAGE) {
+		cJSON_free(p);
+		*err = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*err, "code", E_TOO_LARGE);
+		cJSON_AddStringToObject(*err, "message", "an activity of the "
+		    "register is larger than a message of dsrd (1 MiB)");
+		return -1;
+	}
+	buf_init(&reply);
+	rc = ctl_exchange(l, p, &reply, &code, &cause);
+	cJSON_free(p);
+	if (rc == -1) {
+		*err = cJSON_CreateObject();
+		cJSON_AddNumberToObject(*err, "code", code);
+		cJSON_AddStringToObject(*err, "message", cause);
+		free(cause);
+		buf_free(&reply);
+		return -1;
+	}
+	rc = rpc_split(&reply, res, err);
+	buf_free(&reply);
+	return rc;
+}
+
+static const char *
+delimiter_name(char d)
+{
+	return d == '\t' ? "tab" : d == ';' ? ";" : ",";
+}
+
+/* "Name (Office)" or "Name". Caller frees. */
+static char *
+name_office(const cJSON *o)
+{
+	char	*n = jcell(o, "name"), *of = jcell(o, "office"), *s;
+
+	s = strcmp(of, "-") != 0 ? xasprintf("%s (%s)", n, of) : xstrdup(n);
+	free(n);
+	free(of);
+	return s;
+}
+
+static void
+print_import_list(const cJSON *r, const char *key, const char *verb)
+{
+	const cJSON	*e;
+	int		 n = 0, total = cJSON_GetArraySize(jget(r, key));
+
+	cJSON_ArrayForEach(e, jget(r, key)) {
+		char	*what, *line;
+
+		if (n++ == ROPA_REPORT_MAX) {
+			printf("  ... and %d more %s (--json lists them "
+			    "all)\n", total - ROPA_REPORT_MAX, verb);
+			break;
+		}
+		what = name_office(e);
+		line = jcell(e, "line");
+		printf("  %-8s id %-6lld line %-5s %s", verb, jint(e, "id", 0),
+		    line, what);
+		if (cJSON_IsArray(jget(e, "fields"))) {
+			char	*f = jtext(jget(e, "fields"));
+
+			printf(": %s", clean(f, 0));
+			free(f);
+		}
+		putchar('\n');
+		free(what);
+		free(line);
+	}
+}
+
+static void
+print_people(const cJSON *list, int near)
+{
+	const cJSON	*e, *ln;
+
+	cJSON_ArrayForEach(e, list) {
+		char	*name = jcell(e, "name"), *col = jcell(e, "column");
+		int	 n = cJSON_GetArraySize(jget(e, "lines")), k = 0;
+
+		printf("  line %lld, %s: \"%s\" is not in the staff directory",
+		    jint(e, "line", 0), col, name);
+		if (near) {
+			char	*sug = jcell(e, "suggestion");
+
+			printf("; did you mean \"%s\"?", sug);
+			free(sug);
+		}
+		if (n > 1) {
+			printf(" (also on line%s", n > 2 ? "s" : "");
+			cJSON_ArrayForEach(ln, jget(e, "lines")) {
+				if (k++ == 0)
+					continue;
+				if (k > ROPA_LINES_MAX + 1) {
+					printf(" and %d more", n - k + 1);
+					break;
+				}
+				printf("%s %lld", k > 2 ? "," : "",
+				    (long long)ln->valuedouble);
+			}
+			putchar(')');
+		}
+		putchar('\n');
+		free(name);
+		free(col);
+	}
+}
+
+/* What was read and what dsrd did, for people. */
+static void
+print_import(const char *file, const struct ropa *r, const cJSON *people,
+    size_t ndir, const char *entity, const cJSON *res)
+{
+	const cJSON	*un = jget(people, "unknown");
+	const cJSON	*near = jget(people, "near_misses");
+	size_t		 i;
+	int		 nun = cJSON_GetArraySize(un);
+	int		 nnear = cJSON_GetArraySize(near);
+	char		*f = clean(xstrdup(file), 0);
+
+	printf("Register %s: %s, %s-separated, %s line ends\n", f,
+	    ropa_encoding_names[r->encoding], delimiter_name(r->delimiter),
+	    ropa_eol_names[r->eol]);
+	free(f);
+	printf("  %zu lines, header at line %zu, %zu activities, %zu "
+	    "row%s not imported, %zu realigned, %zu blank\n", r->lines,
+	    r->header_line, r->nact, r->dropped, r->dropped == 1 ? "" : "s",
+	    r->realigned, r->blank);
+	if (r->nanom > 0)
+		printf("Anomalies (%zu):\n", r->nanom);
+	for (i = 0; i < r->nanom; i++)
+		printf("  line %-5zu %-16s %s\n", r->anom[i].line,
+		    ropa_anomaly_names[r->anom[i].kind], r->anom[i].detail);
+	if (ndir == 0 && nun + nnear > 0)
+		printf("The staff directory of %s is empty: add its people "
+		    "with dsrctl staff add, then import again.\n", entity);
+	if (nun + nnear > 0) {
+		printf("People not in the staff directory (%d):\n",
+		    nun + nnear);
+		print_people(near, 1);
+		print_people(un, 0);
+	}
+	printf("%s %s: %lld activities%s: %d added, %d changed, %d removed, "
+	    "%lld unchanged\n", cJSON_IsTrue(jget(res, "dry_run")) ?
+	    "Dry run of the import into" : "Imported into", entity,
+	    jint(res, "activities", 0), cJSON_IsTrue(jget(res, "dry_run")) ?
+	    " (nothing was changed)" : "",
+	    cJSON_GetArraySize(jget(res, "added")),
+	    cJSON_GetArraySize(jget(res, "changed")),
+	    cJSON_GetArraySize(jget(res, "removed")),
+	    jint(res, "unchanged", 0));
+	print_import_list(res, "added", "added");
+	print_import_list(res, "changed", "changed");
+	print_import_list(res, "removed", "removed");
+}
+
+/* The one JSON document of an import. Takes people and res. */
+static cJSON *
+import_doc(const char *file, const struct ropa *r, cJSON *people,
+    cJSON *res)
+{
+	cJSON	*doc = cJSON_CreateObject(), *a, *o;
+	char	 d[2] = { r->delimiter, '\0' };
+	size_t	 i;
+
+	cJSON_AddStringToObject(doc, "file", file);
+	cJSON_AddStringToObject(doc, "encoding",
+	    ropa_encoding_names[r->encoding]);
+	cJSON_AddStringToObject(doc, "delimiter", d);
+	cJSON_AddStringToObject(doc, "eol", ropa_eol_names[r->eol]);
+	cJSON_AddNumberToObject(doc, "lines", (double)r->lines);
+	cJSON_AddNumberToObject(doc, "header_line", (double)r->header_line);
+	a = cJSON_AddArrayToObject(doc, "titles");
+	for (i = 0; i < r->ntitles; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "line", (double)r->titles[i].line);
+		cJSON_AddStringToObject(o, "text", r->titles[i].text);
+		cJSON_AddItemToArray(a, o);
+	}
+	cJSON_AddNumberToObject(doc, "activities", (double)r->nact);
+	cJSON_AddNumberToObject(doc, "rows", (double)r->rows);
+	cJSON_AddNumberToObject(doc, "dropped", (double)r->dropped);
+	cJSON_AddNumberToObject(doc, "realigned", (double)r->realigned);
+	cJSON_AddNumberToObject(doc, "blank", (double)r->blank);
+	a = cJSON_AddArrayToObject(doc, "anomalies");
+	for (i = 0; i < r->nanom; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "line", (double)r->anom[i].line);
+		cJSON_AddStringToObject(o, "kind",
+		    ropa_anomaly_names[r->anom[i].kind]);
+		cJSON_AddStringToObject(o, "detail", r->anom[i].detail);
+		cJSON_AddBoolToObject(o, "dropped",
+		    ropa_anomaly_drops_row(r->anom[i].kind));
+		cJSON_AddItemToArray(a, o);
+	}
+	cJSON_AddItemToObject(doc, "people", people);
+	cJSON_AddItemToObject(doc, "import", res);
+	return doc;
+}
+
+static int
+run_ropa_import(const struct ctl *ctl, const char *socket)
+{
+	const char	*file = ctl->args[0];
+	const char	*entity = ctl_optval(ctl, "entity");
+	int		 dry_run = ctl_optval(ctl, "dry-run") != NULL;
+	struct buf	 data, batch, reply;
+	struct ropa	 r;
+	struct ropa_opts opts = { 0 };
+	struct progress	 pr = { 0 };
+	struct people	 pp;
+	struct ctl_link	 l;
+	cJSON		*res = NULL, *err = NULL, *source, *people, *req;
+	char		*cause = NULL, *token = NULL, *t, *line, *p;
+	const char	*base;
+	size_t		 i, inbatch = 0;
+	int		 code, rc;
+
+	buf_init(&data);
+	if (read_file(file, &data, &cause) == -1) {
+		rc = ctl_fail(ctl->json, E_INVALID_PARAMS, cause);
+		free(cause);
+		buf_free(&data);
+		return rc;
+	}
+	pr.on = isatty(STDERR_FILENO) && data.len >= ROPA_PROGRESS_BYTES;
+	pr.what = "reading the register";
+	pr.last = -1;
+	opts.progress = parse_progress;
+	opts.arg = &pr;
+	if (ropa_parse_opts(data.data ? data.data : "", data.len, &opts, &r,
+	    &cause) == -1) {
+		t = xasprintf("%s: %s", file, cause);
+		rc = ctl_fail(ctl->json, E_INVALID_PARAMS, t);
+		free(t);
+		free(cause);
+		buf_free(&data);
+		ropa_free(&r);
+		return rc;
+	}
+	buf_free(&data);
+
+	/* The directory, on the connection the import will use. */
+	if (ctl_open(&l, socket, &code, &cause) == -1) {
+		rc = ctl_fail(ctl->json, code, cause);
+		free(cause);
+		ctl_close(&l);
+		ropa_free(&r);
+		return rc;
+	}
+	req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "jsonrpc", PROTO_VERSION);
+	cJSON_AddNumberToObject(req, "id", (double)l.next_id++);
+	cJSON_AddStringToObject(req, "method", "staff.list");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(req, "params"),
+	    "entity", entity);
+	p = cJSON_PrintUnformatted(req);
+	line = xstrdup(p != NULL ? p : "");
+	cJSON_free(p);
+	cJSON_Delete(req);
+	buf_init(&reply);
+	if (ctl_exchange(&l, line, &reply, &code, &cause) == -1) {
+		free(line);
+		buf_free(&reply);
+		rc = ctl_fail(ctl->json, code, cause);
+		free(cause);
+		ctl_close(&l);
+		ropa_free(&r);
+		return rc;
+	}
+	free(line);
+	if (rpc_split(&reply, &res, &err) == -1) {
+		buf_free(&reply);
+		ctl_close(&l);
+		ropa_free(&r);
+		return print_error(ctl->json, err);
+	}
+	buf_free(&reply);
+	people_init(&pp, jget(res, "staff"));
+	cJSON_Delete(res);
+	res = NULL;
+
+	base = strrchr(file, '/') != NULL ? strrchr(file, '/') + 1 : file;
+	source = cJSON_CreateObject();
+	cJSON_AddStringToObject(source, "file", base);
+	cJSON_AddStringToObject(source, "encoding",
+	    ropa_encoding_names[r.encoding]);
+	{
+		char	d[2] = { r.delimiter, '\0' };
+
+		cJSON_AddStringToObject(source, "delimiter", d);
+	}
+	cJSON_AddNumberToObject(source, "lines", (double)r.lines);
+	cJSON_AddNumberToObject(source, "header_line", (double)r.header_line);
+	cJSON_AddNumberToObject(source, "activities", (double)r.nact);
+	cJSON_AddNumberToObject(source, "anomalies", (double)r.nanom);
+	cJSON_AddNumberToObject(source, "dropped", (double)r.dropped);
+	cJSON_AddNumberToObject(source, "realigned", (double)r.realigned);
+
+	/* Batches of ROPA_BATCH_ROWS or ROPA_BATCH_BYTES; the last one is
+	   the final message, so a small register is one message. */
+	pr.on = isatty(STDERR_FILENO) && r.nact > ROPA_BATCH_ROWS;
+	pr.what = "sending the activities";
+	pr.last = -1;
+	buf_init(&batch);
+	rc = EXIT_OK;
+	for (i = 0; i <= r.nact; i++) {
+		t = i < r.nact ? activity_text(&r.act[i], &pp) : NULL;
+		if (t != NULL && (inbatch == 0 || (inbatch < ROPA_BATCH_ROWS &&
+		    batch.len + strlen(t) + 2 <= ROPA_BATCH_BYTES))) {
+			buf_adds(&batch, inbatch++ == 0 ? "[" : ",");
+			buf_adds(&batch, t);
+			free(t);
+			continue;
+		}
+		if (inbatch > 0)
+			buf_adds(&batch, "]");
+		if (import_send(&l, entity, token, &batch, t == NULL, dry_run,
+		    source, &res, &err) == -1) {
+			free(t);
+			break;
+		}
+		progress_show(&pr, i, r.nact);
+		buf_consume(&batch, batch.len);
+		inbatch = 0;
+		if (t == NULL)
+			break;
+		if (token == NULL && cJSON_IsString(jget(res, "token")))
+			token = xstrdup(jget(res, "token")->valuestring);
+		cJSON_Delete(res);
+		res = NULL;
+		buf_adds(&batch, "[");
+		buf_adds(&batch, t);
+		inbatch = 1;
+		free(t);
+	}
+	buf_free(&batch);
+	free(token);
+	ctl_close(&l);
+	cJSON_Delete(source);
+	if (err != NULL) {
+		if (pr.on)
+			fputs("\r\033[K", stderr);
+		people_free(&pp);
+		ropa_free(&r);
+		return print_error(ctl->json, err);
+	}
+	people = people_report(&pp);
+	if (ctl->json)
+		json_out(import_doc(file, &r, people, res));
+	else {
+		print_import(file, &r, people, pp.ndir, entity, res);
+		cJSON_Delete(people);
+		cJSON_Delete(res);
+	}
+	people_free(&pp);
+	ropa_free(&r);
 	return rc;
 }
 
@@ -1600,6 +2916,10 @@ main(int argc, char **argv)
 	if (path == NULL)
 		path = PROTO_DEFAULT_SOCKET;
 
+	if (ctl.cmd->run != NULL) {
+		rc = ctl.cmd->run(&ctl, path);
+		goto out;
+	}
 	line = ctl_request(&ctl);
 	/* dsrd would refuse it and hang up; say so without sending 1 MiB. */
 	if (strlen(line) > PROTO_MAX_MESSAGE) {
@@ -1615,6 +2935,7 @@ main(int argc, char **argv)
 		rc = ctl_answer(&ctl, &reply);
 	buf_free(&reply);
 	free(line);
+out:
 	if (fflush(stdout) == EOF) {
 		fprintf(stderr, "dsrctl: cannot write the output: %s\n",
 		    strerror(errno));
