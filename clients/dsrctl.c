@@ -2363,7 +2363,8 @@ people_report(struct people *pp)
 	cJSON		*unknown, *near, *lines = NULL;
 	size_t		 i, n = 0;
 
-	qsort(pp->miss, pp->nmiss, sizeof *pp->miss, miss_cmp);
+	if (pp->nmiss > 0)
+		qsort(pp->miss, pp->nmiss, sizeof *pp->miss, miss_cmp);
 	for (i = 0; i < pp->nmiss; i++) {
 		const struct miss	*m = &pp->miss[i];
 		const struct person	*p = &pp->v[m->person];

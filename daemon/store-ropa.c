@@ -40,6 +40,13 @@
 	"FROM jsonb_array_elements(coalesce($3::jsonb, '[]'::jsonb)) "	\
 	"WITH ORDINALITY AS x(a, o))"
 
+/* A new import (token NULL) drops the imports idle for an hour: their
+   client is gone. */
+#define SWEEP(token, now)						\
+	"DELETE FROM ropa_staging WHERE " token "::uuid IS NULL AND "	\
+	"token IN (SELECT token FROM ropa_staging GROUP BY token HAVING "\
+	"max(created_at) < " now "::timestamptz - interval '1 hour')"
+
 /* An activity's identity across versions of the register. */
 #define KEY(name, office)						\
 	"lower(" name ") || '|' || lower(coalesce(" office ", ''))"
@@ -154,7 +161,9 @@ static const char apply_sql[] =
     " 'ropa.import', jsonb_build_object('activities', live, 'added', na, "
     " 'changed', nc, 'removed', nr, 'unchanged', nu, 'source', "
     " $8::jsonb) FROM cnt), "
-    "del AS (DELETE FROM ropa_staging WHERE token = $2::uuid) "
+    "del AS (DELETE FROM ropa_staging WHERE token = $2::uuid), "
+    /* a register in one message is a new import too */
+    "sw AS (" SWEEP("$2", "$4") ") "
     "SELECT json_build_object('activities', live, "
     " 'added', (SELECT coalesce(json_agg(json_build_object('id', id, "
     " 'name', name, 'office', office, 'line', line) ORDER BY line NULLS "
@@ -190,9 +199,7 @@ static const char check_sql[] =
  */
 static const char stage_sql[] =
     "WITH e AS (SELECT id FROM entities WHERE code = $1), "
-    "sw AS (DELETE FROM ropa_staging WHERE $2::uuid IS NULL AND token IN "
-    " (SELECT token FROM ropa_staging GROUP BY token HAVING "
-    " max(created_at) < $4::timestamptz - interval '1 hour')), "
+    "sw AS (" SWEEP("$2", "$4") "), "
     "t AS (SELECT coalesce($2::uuid, gen_random_uuid()) AS token, "
     " CASE WHEN $2::uuid IS NULL THEN 0 ELSE (SELECT max(s.seq) FROM "
     " ropa_staging s WHERE s.token = $2::uuid AND s.entity_id = e.id) "
