@@ -10,11 +10,12 @@
 WITH ins AS ( INSERT INTO requests (entity_id, type, subject_name,
 subject_tax_code, subject_email, channel, protocol, summary, received_on,
 statutory_due_on, due_on, idempotency_key, created_at, updated_at,
-next_alert_at) VALUES (:entity_id, :type, :subject_name, :subject_tax_code,
-:subject_email, :channel, :protocol, :summary, :received_on,
-:statutory_due_on, $10, :idempotency_key, :now, $12, :next_alert_at) ON
-CONFLICT (entity_id, idempotency_key) DO NOTHING RETURNING *), ob AS ( INSERT
-INTO outbox (event, request_id, entity_id, channel, recipient, payload,
+next_alert_at, subject_categories) VALUES (:entity_id, :type, :subject_name,
+:subject_tax_code, :subject_email, :channel, :protocol, :summary,
+:received_on, :statutory_due_on, $10, :idempotency_key, :now, $12,
+:next_alert_at, coalesce(:subject_categories::text[], '{}')) ON CONFLICT
+(entity_id, idempotency_key) DO NOTHING RETURNING *), ob AS ( INSERT INTO
+outbox (event, request_id, entity_id, channel, recipient, payload,
 next_attempt_at, created_at, age_from) SELECT 'request.filed', ins.id,
 ins.entity_id, rc.channel, rc.recipient, jsonb_build_object('event',
 'request.filed', 'at', $12, 'request', dsrd_request_public(ins::requests)),
@@ -34,5 +35,5 @@ ZONE 'UTC', E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS"Z"'), to_char(r.extended_on,
 'YYYY-MM-DD'), r.extension_reason, r.reject_reason, r.outcome_note,
 r.paused_days, to_char(r.awaiting_since, 'YYYY-MM-DD'),
 to_char(r.next_alert_at AT TIME ZONE 'UTC',
-E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS"Z"'), r.created FROM r JOIN entities e ON e.id
-= r.entity_id;
+E'YYYY-MM-DD"T"HH24\x3aMI\x3aSS"Z"'), array_to_json(r.subject_categories),
+r.created FROM r JOIN entities e ON e.id = r.entity_id;

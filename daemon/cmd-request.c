@@ -30,6 +30,7 @@ struct file_state {
 	struct cal_local	 holidays;	/* the body's */
 	time_t			 now;
 	int			 today;
+	bool			 deliver;	/* queues what we deliver */
 };
 
 static void
@@ -83,14 +84,24 @@ categories_literal(const cJSON *v, const char **why)
 	buf_adds(&b, "}");
 	return buf_take(&b);
 }
+/*
+ * Each kick is a query or two beside the next filing, so only what the
+ * filing changed: the scheduler when the new request's alert comes before
+ * the moment its timer is armed for, the outbox when this daemon can
+ * deliver what was queued (webhooks, or e-mail with [smtp]).
+ */
 static void
 file_done_cb(struct store_res *res, void *arg)
 {
+	struct file_state	*fs = arg;
+
 	if (res->err == 0) {
-		sched_kick();
-		outbox_kick();
+		sched_kick_at(fs->in.next_alert_at);
+		if (fs->deliver)
+			outbox_kick();
 	}
-	cmd_reply_store(res, arg);
+	cmd_reply_store(res, fs->cmd);
+	file_free(fs);
 }
 
 static void	file_go(struct file_state *);
@@ -145,7 +156,6 @@ file_cats_cb(int err, const char *bad, const char *known, void *arg)
 static void
 file_go(struct file_state *fs)
 {
-	struct cmd		*cmd = fs->cmd;
 	struct dl_policy	 pol;
 	struct dl_request	 dr = { 0 };
 	struct dl_dates		 dd;
@@ -167,10 +177,11 @@ file_go(struct file_state *fs)
 	fs->in.notify.dpo_email = notify_dpo_email(&app.cfg);
 	fs->in.notify.webhooks = hooks;
 	fs->in.subject_categories = fs->cats;
+	fs->deliver = strcmp(hooks, "{}") != 0 ||
+	    (app.cfg.smtp_url != NULL && *app.cfg.smtp_url != '\0');
 	store_request_file(app.db, &fs->in, &fs->who, fs->now, fs->today,
-	    file_done_cb, cmd);
+	    file_done_cb, fs);
 	free(hooks);
-	file_free(fs);
 }
 
 struct cmd_result *
@@ -184,9 +195,10 @@ cmd_request_file(struct cmd *cmd)
 	time_t			 now = app_now();
 	int			 today = cal_today(now);
 	struct request_in	 in = { 0 };
+	struct entity_ref	 ref;
 	const cJSON		*cats;
 	char			*catlit = NULL;
-	const char		*why;
+	const char		*why = NULL;
 	const struct param	 ps[] = {
 		{ .name = "entity", .type = PT_CODE, .required = true,
 		  .out = &entity },
@@ -242,7 +254,12 @@ cmd_request_file(struct cmd *cmd)
 	fs->who.role = role_names[c->role];
 	fs->now = now;
 	fs->today = today;
-	store_entity_get(app.db, entity, file_entity_cb, fs);
+	/* A body seen lately: no round trip before the insert. It answers
+	   nothing here (what follows is queued), so cmd_pending holds. */
+	if (store_entity_cached(entity, &ref))
+		file_entity_cb(0, &ref, fs);
+	else
+		store_entity_get(app.db, entity, file_entity_cb, fs);
 	return cmd_pending(cmd);
 }
 

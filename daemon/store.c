@@ -496,9 +496,95 @@ store_entity_list(struct db *db, store_cb *cb, void *arg)
 	    0, NULL, entity_list_cb, sq_new(db, cb, arg, 0));
 }
 
+/*
+ * Bodies as filing needs them (id and local holidays), by code, so that a
+ * filing is one round trip. dsrd never deletes, renames or changes a body
+ * (entity.add is all there is), so an entry cannot go stale through dsrd,
+ * here or in another daemon on the same database; an entry lives a minute
+ * all the same, for a hand-made change. An unknown code is not cached: the
+ * body may be added the next moment, elsewhere.
+ */
+#define ECACHE_BUCKETS	256
+#define ECACHE_MAX	4096		/* entries; then it starts afresh */
+#define ECACHE_TTL_MS	60000		/* a monotonic lifetime, not "now" */
+
+struct ecache_ent {
+	char			*code;
+	struct entity_ref	 ref;
+	long long		 until;		/* mono_ms() */
+	struct ecache_ent	*next;
+};
+
+static struct ecache_ent	*ecache[ECACHE_BUCKETS];
+static int			 ecache_n;
+
+static unsigned
+ecache_hash(const char *code)
+{
+	unsigned	h = 2166136261u;	/* FNV-1a */
+
+	for (; *code != '\0'; code++)
+		h = (h ^ (unsigned char)*code) * 16777619u;
+	return h % ECACHE_BUCKETS;
+}
+
+static void
+ecache_clear(void)
+{
+	struct ecache_ent	*e, *next;
+
+	for (int i = 0; i < ECACHE_BUCKETS; i++) {
+		for (e = ecache[i]; e != NULL; e = next) {
+			next = e->next;
+			free(e->code);
+			free(e);
+		}
+		ecache[i] = NULL;
+	}
+	ecache_n = 0;
+}
+
+static void
+ecache_put(const char *code, const struct entity_ref *ref)
+{
+	unsigned		 h = ecache_hash(code);
+	struct ecache_ent	*e;
+
+	for (e = ecache[h]; e != NULL; e = e->next)
+		if (strcmp(e->code, code) == 0)
+			break;
+	if (e == NULL) {
+		if (ecache_n >= ECACHE_MAX)
+			ecache_clear();
+		e = xcalloc(1, sizeof *e);
+		e->code = xstrdup(code);
+		e->next = ecache[h];
+		ecache[h] = e;
+		ecache_n++;
+	}
+	e->ref = *ref;
+	e->until = mono_ms() + ECACHE_TTL_MS;
+}
+
+bool
+store_entity_cached(const char *code, struct entity_ref *out)
+{
+	struct ecache_ent	*e;
+
+	for (e = ecache[ecache_hash(code)]; e != NULL; e = e->next)
+		if (strcmp(e->code, code) == 0) {
+			if (mono_ms() >= e->until)
+				return false;
+			*out = e->ref;
+			return true;
+		}
+	return false;
+}
+
 struct eget {
 	store_entity_cb	*cb;
 	void		*arg;
+	char		*code;
 };
 
 static void
@@ -526,7 +612,10 @@ entity_get_cb(const struct db_res *res, void *arg)
 	}
 	if (!res->ok && !res->unavailable)
 		log_error("entity lookup: %s", res->message ? res->message : "?");
+	if (err == 0)
+		ecache_put(g->code, &ref);
 	g->cb(err, err ? NULL : &ref, g->arg);
+	free(g->code);
 	free(g);
 }
 
@@ -539,6 +628,7 @@ store_entity_get(struct db *db, const char *code, store_entity_cb *cb,
 
 	g->cb = cb;
 	g->arg = arg;
+	g->code = xstrdup(code);
 	db_query(db, "SELECT id, array_to_string(holidays, ',') FROM entities "
 	    "WHERE code = $1", 1, p, entity_get_cb, g);
 }

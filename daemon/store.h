@@ -57,6 +57,9 @@ typedef void	store_entity_cb(int err, const struct entity_ref *, void *);
 /* err E_NOT_FOUND when there is no such body. */
 void	store_entity_get(struct db *, const char *code, store_entity_cb *,
 	    void *);
+/* The body as store_entity_get found it lately (a minute at most; bodies
+   never change), without a query: true and *out, else false. */
+bool	store_entity_cached(const char *code, struct entity_ref *out);
 
 /* Where notifications of an event go, besides the body's own addresses. */
 struct notify_to {
