@@ -417,3 +417,89 @@ def test_staff_see_and_do_their_own_tasks(daemons, pg, unix_user):
                  note="cancellato")["result"]
     assert d["status"] == "done" and d["closed_by"] == unix_user.pw_name
     dd.stop()
+
+
+# ------------------------------------------------ the real register, dsrctl
+
+REAL = REPO / "tests/unit/data/registro-trattamenti-val-di-non.tsv"
+
+
+def test_real_register_erasure_for_a_citizen(ctl, pg):
+    """The tour of the README: the body's real register imported, an
+    erasure for a citizen forwarded, the tasks and notices it fans out
+    into, all through dsrctl."""
+    code = ctl.entity(email="protocollo@comunitavaldinon.example.it")["code"]
+    ctl.ok("staff", "add", "Rossi Moreno", "--entity", code, "--email",
+           "moreno.rossi@comunitavaldinon.example.it")
+    ctl.ok("staff", "add", "Zanella Paolo", "--entity", code, "--office",
+           "Servizio Istruzione")
+    imp = ctl.ok("ropa", "import", str(REAL), "--entity", code)
+    assert imp["activities"] == 104
+    eid = int(pg.sql("SELECT id FROM entities WHERE code = '%s'" % code))
+    citizens = {int(x) for x in pg.sql(
+        "SELECT id FROM activities WHERE entity_id = %d AND removed_at IS"
+        " NULL AND 'cittadini' IN (SELECT lower(s) FROM"
+        " unnest(subject_categories) s)" % eid).split()}
+    assert len(citizens) > 10
+    td = {int(x) for x in pg.sql(
+        "SELECT id FROM activities WHERE entity_id = %d AND id IN (%s) AND"
+        " 'Trentino Digitale S.p.A.' = ANY (processors)"
+        % (eid, ",".join(map(str, citizens)))).split()}
+    assert td
+
+    rid = ctl.ok("file", "--entity", code, "--type", "erasure",
+                 "--subject-name", "Mario Rossi", "--subject-category",
+                 "Cittadini", "--channel", "pec")["id"]
+    fwd = ctl.ok("forward", rid)
+    acts, notes = by_kind(fwd["tasks"])
+    assert set(acts) == citizens
+    assert set(notes["Trentino Digitale S.p.A."]["activities"]) == td
+    assert "Persone autorizzate" not in notes
+    # Zanella Paolo is a designated manager of the school activities (line
+    # 8 of the register); Rossi Moreno of the shared IT ones (line 11).
+    school = [t for t in acts.values()
+              if t["activity"]["name"].startswith("Assegni di studio")]
+    assert [assignees(t) for t in school] == [["Zanella Paolo"]]
+    backup = [t for t in acts.values()
+              if t["activity"]["name"] == "Gestione backup banche dati"
+              and t["activity"]["office"] == "Servizio Istruzione"]
+    assert [assignees(t) for t in backup] == [["Rossi Moreno",
+                                               "Zanella Paolo"]]
+
+    # The human output lists the tasks.
+    text = ctl.run(["show", str(rid)], json=False)
+    assert text.rc == 0 and "Trentino Digitale S.p.A." in text.out
+    # Not complete while tasks are open: exit 65, naming them.
+    r = ctl.run(["complete", str(rid)], json=False)
+    assert r.rc == 65 and "tasks still open" in r.err, r
+    # The DPO waives all but one notice; the last is done, with a note.
+    ids = [t["id"] for t in fwd["tasks"]]
+    for t in ids[:-1]:
+        ctl.ok("task", "waive", t, "--note", "non pertinente")
+    last = ctl.ok("task", "done", ids[-1], "--note", "comunicato via PEC")
+    assert last["status"] == "done"
+    assert ctl.ok("task", "list", "--request", rid, "--status",
+                  "open")["count"] == 0
+    assert ctl.ok("complete", rid)["status"] == "completed"
+
+
+def test_cli_forward_activity_and_bad_category(ctl, pg):
+    code = ctl.entity()["code"]
+    imp = ctl.ok("ropa", "import", str(REAL), "--entity", code)
+    assert imp["activities"] == 104
+    before = pg.counts()
+    r = ctl.run(["file", "--entity", code, "--type", "erasure",
+                 "--subject-name", "Anna Neri", "--subject-category",
+                 "Cittadini,Marziani"])
+    assert r.rc == 65 and "Marziani" in r.out["error"]["message"], r
+    assert pg.counts() == before
+    rid = ctl.ok("file", "--entity", code, "--type", "rectification",
+                 "--subject-name", "Anna Neri", "--subject-category",
+                 "Utenti")["id"]
+    one = int(pg.sql("SELECT min(a.id) FROM activities a JOIN entities e ON"
+                     " e.id = a.entity_id WHERE e.code = '%s'" % code))
+    fwd = ctl.ok("forward", rid, "--activity", str(one))
+    acts, _ = by_kind(fwd["tasks"])
+    assert list(acts) == [one]
+    r = ctl.run(["forward", str(rid), "--activity", "x"])
+    assert r.rc == 65
