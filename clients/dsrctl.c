@@ -1774,18 +1774,14 @@ ctl_close(struct ctl_link *l)
 }
 
 /*
- * Sends line + LF and reads one answer line into reply (LF dropped).
- * Returns 0, or -1 with the error code to report and why; after a failure
- * the link is good only for ctl_close.
+ * Sends line + LF. Returns 0, or -1 with the error code to report and why;
+ * after a failure the link is good only for ctl_close.
  */
 static int
-ctl_exchange(struct ctl_link *l, const char *line, struct buf *reply,
-    int *code, char **cause)
+ctl_send(struct ctl_link *l, const char *line, int *code, char **cause)
 {
-	long long	 deadline = mono_ms() + l->timeout;
-	size_t		 sent = 0, scanned = 0, linelen, len = strlen(line);
+	size_t		 sent = 0, len = strlen(line);
 	ssize_t		 n;
-	char		 chunk[16384];
 	struct iovec	 iov[2];
 
 	while (sent < len + 1) {
@@ -1811,6 +1807,18 @@ ctl_exchange(struct ctl_link *l, const char *line, struct buf *reply,
 		}
 		sent += (size_t)n;
 	}
+	return 0;
+}
+
+/* Reads the next answer line into reply (LF dropped). As ctl_send. */
+static int
+ctl_recv(struct ctl_link *l, struct buf *reply, int *code, char **cause)
+{
+	long long	 deadline = mono_ms() + l->timeout;
+	size_t		 scanned = 0, linelen;
+	ssize_t		 n;
+	char		 chunk[16384];
+
 	for (;;) {
 		struct pollfd	 pfd = { .fd = l->fd, .events = POLLIN };
 		long long	 left = deadline - mono_ms();
@@ -1861,6 +1869,16 @@ ctl_exchange(struct ctl_link *l, const char *line, struct buf *reply,
 		}
 		buf_add(&l->in, chunk, (size_t)n);
 	}
+}
+
+/* One request and its answer. As ctl_send. */
+static int
+ctl_exchange(struct ctl_link *l, const char *line, struct buf *reply,
+    int *code, char **cause)
+{
+	if (ctl_send(l, line, code, cause) == -1)
+		return -1;
+	return ctl_recv(l, reply, code, cause);
 }
 
 /* One request on a connection of its own. */
@@ -2216,16 +2234,6 @@ people_init(struct people *pp, const cJSON *staff)
 	}
 }
 
-static void
-add_list(cJSON *o, const char *key, struct ropa_list *l)
-{
-	cJSON	*a = cJSON_AddArrayToObject(o, key);
-
-	for (size_t i = 0; i < l->n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
-	ropa_list_free(l);
-}
-
 /* A software cell: only explicit separators (names have spaces). */
 static void
 split_plain(const char *cell, struct ropa_list *l)
@@ -2250,18 +2258,108 @@ split_plain(const char *cell, struct ropa_list *l)
 	}
 }
 
+/*
+ * The splits already made, by splitter and cell: a register repeats its
+ * cells (categories, processors, people) from row to row, and a split is
+ * the same every time.
+ */
+struct memo_ent {
+	char			*key;	/* the splitter's letter, the cell */
+	struct ropa_list	 l;
+};
+struct memo {
+	struct memo_ent	*v;
+	size_t		 n, cap;
+	size_t		*slot;		/* open addressing: index + 1 */
+	size_t		 nslot;
+};
+
+static size_t *
+memo_slot(struct memo *m, const char *key)
+{
+	size_t	i = (size_t)fnv1a(key) & (m->nslot - 1);
+
+	while (m->slot[i] != 0 && strcmp(m->v[m->slot[i] - 1].key, key) != 0)
+		i = (i + 1) & (m->nslot - 1);
+	return &m->slot[i];
+}
+
+/* The split of a cell by splitter kind ('p' people, 'o' organisations,
+   's' software, 'd', 'u', 'r' categories); the memo owns it. */
+static const struct ropa_list *
+memo_split(struct memo *m, char kind, const char *cell,
+    const struct people *pp)
+{
+	char		*key = xasprintf("%c%s", kind, cell);
+	size_t		*sl, i;
+	struct ropa_list l;
+
+	if (m->nslot > 0 && *(sl = memo_slot(m, key)) != 0) {
+		free(key);
+		return &m->v[*sl - 1].l;
+	}
+	switch (kind) {
+	case 'p':
+		ropa_split_people_known(cell, pp->dir, pp->ndir, &l);
+		break;
+	case 'o':
+		ropa_split_processors(cell, NULL, 0, &l);
+		break;
+	case 's':
+		split_plain(cell, &l);
+		break;
+	default:
+		ropa_split_categories(cell, kind == 'd' ? ROPA_CAT_DATA :
+		    kind == 'u' ? ROPA_CAT_SUBJECTS : ROPA_CAT_RECIPIENTS, &l);
+		break;
+	}
+	if ((m->n + 1) * 2 > m->nslot) {
+		free(m->slot);
+		m->nslot = m->nslot ? m->nslot * 2 : 1024;
+		m->slot = xcalloc(m->nslot, sizeof *m->slot);
+		for (i = 0; i < m->n; i++)
+			*memo_slot(m, m->v[i].key) = i + 1;
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->v = xreallocarray(m->v, m->cap, sizeof *m->v);
+	}
+	m->v[m->n].key = key;
+	m->v[m->n].l = l;
+	*memo_slot(m, key) = m->n + 1;
+	return &m->v[m->n++].l;
+}
+
+static void
+memo_free(struct memo *m)
+{
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].key);
+		ropa_list_free(&m->v[i].l);
+	}
+	free(m->v);
+	free(m->slot);
+}
+
+static void
+add_list(cJSON *o, const char *key, const struct ropa_list *l)
+{
+	cJSON	*a = cJSON_AddArrayToObject(o, key);
+
+	for (size_t i = 0; i < l->n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+}
+
 static void
 add_people(cJSON *o, const char *key, const struct ropa_activity *a,
-    int field, struct people *pp)
+    int field, struct people *pp, struct memo *m)
 {
-	struct ropa_list	 l;
+	const struct ropa_list	*l = memo_split(m, 'p', a->f[field], pp);
 	cJSON			*arr = cJSON_AddArrayToObject(o, key);
 
-	ropa_split_people_known(a->f[field], pp->dir, pp->ndir, &l);
-	for (size_t i = 0; i < l.n; i++)
+	for (size_t i = 0; i < l->n; i++)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(
-		    people_find(pp, l.v[i], field, a->line)->name));
-	ropa_list_free(&l);
+		    people_find(pp, l->v[i], field, a->line)->name));
 }
 
 static void
@@ -2284,9 +2382,9 @@ add_yn(cJSON *o, const char *key, enum ropa_yn v)
 
 /* One activity as ropa.import takes it. Caller frees the text. */
 static char *
-activity_text(const struct ropa_activity *a, struct people *pp)
+activity_text(const struct ropa_activity *a, struct people *pp,
+    struct memo *m)
 {
-	struct ropa_list	 l;
 	cJSON			*o = cJSON_CreateObject();
 	char			*p, *t;
 
@@ -2294,22 +2392,20 @@ activity_text(const struct ropa_activity *a, struct people *pp)
 	add_text(o, "office", a->f[ROPA_F_OFFICE]);
 	add_text(o, "purpose", a->f[ROPA_F_PURPOSE]);
 	add_text(o, "joint_controller", a->f[ROPA_F_JOINT]);
-	add_people(o, "managers", a, ROPA_F_MANAGERS, pp);
-	add_people(o, "staff", a, ROPA_F_STAFF, pp);
-	ropa_split_processors(a->f[ROPA_F_PROCESSORS], NULL, 0, &l);
-	add_list(o, "processors", &l);
-	ropa_split_processors(a->f[ROPA_F_INDEPENDENT], NULL, 0, &l);
-	add_list(o, "independent_controllers", &l);
-	split_plain(a->f[ROPA_F_SOFTWARE], &l);
-	add_list(o, "software", &l);
-	ropa_split_categories(a->f[ROPA_F_DATA], ROPA_CAT_DATA, &l);
-	add_list(o, "data_categories", &l);
+	add_people(o, "managers", a, ROPA_F_MANAGERS, pp, m);
+	add_people(o, "staff", a, ROPA_F_STAFF, pp, m);
+	add_list(o, "processors", memo_split(m, 'o', a->f[ROPA_F_PROCESSORS],
+	    pp));
+	add_list(o, "independent_controllers", memo_split(m, 'o',
+	    a->f[ROPA_F_INDEPENDENT], pp));
+	add_list(o, "software", memo_split(m, 's', a->f[ROPA_F_SOFTWARE], pp));
+	add_list(o, "data_categories", memo_split(m, 'd', a->f[ROPA_F_DATA],
+	    pp));
 	add_text(o, "retention", a->f[ROPA_F_RETENTION]);
-	ropa_split_categories(a->f[ROPA_F_SUBJECTS], ROPA_CAT_SUBJECTS, &l);
-	add_list(o, "subject_categories", &l);
-	ropa_split_categories(a->f[ROPA_F_RECIPIENTS], ROPA_CAT_RECIPIENTS,
-	    &l);
-	add_list(o, "recipient_categories", &l);
+	add_list(o, "subject_categories", memo_split(m, 'u',
+	    a->f[ROPA_F_SUBJECTS], pp));
+	add_list(o, "recipient_categories", memo_split(m, 'r',
+	    a->f[ROPA_F_RECIPIENTS], pp));
 	add_yn(o, "cloud", a->cloud);
 	add_yn(o, "transfers", a->transfers);
 	add_yn(o, "processor_for_others", a->for_others);
@@ -2477,16 +2573,24 @@ read_file(const char *path, struct buf *out, char **cause)
 	return 0;
 }
 
-/* One ropa.import message; 0 and *res, or -1 and *err. */
-static int
-import_send(struct ctl_link *l, const char *entity, const char *token,
-    const struct buf *acts, int final, int dry_run, const cJSON *source,
-    cJSON **res, cJSON **err)
+/* An error object of our own making. */
+static cJSON *
+error_obj(int code, const char *msg)
 {
-	cJSON		*req = cJSON_CreateObject(), *params;
-	struct buf	 reply;
-	char		*p, *cause = NULL;
-	int		 code, rc;
+	cJSON	*e = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "message", msg);
+	return e;
+}
+
+/* The line of one ropa.import message (heap), or NULL when too large. */
+static char *
+import_line(struct ctl_link *l, const char *entity, const char *token,
+    const struct buf *acts, int final, int dry_run, const cJSON *source)
+{
+	cJSON	*req = cJSON_CreateObject(), *params;
+	char	*p, *line;
 
 	cJSON_AddStringToObject(req, "jsonrpc", PROTO_VERSION);
 	cJSON_AddNumberToObject(req, "id", (double)l->next_id++);
@@ -2509,22 +2613,45 @@ import_send(struct ctl_link *l, const char *entity, const char *token,
 		abort();
 	}
 	cJSON_Delete(req);
-	*res = *err = NULL;
-	if (strlen(p) > PROTO_MAX_MESSAGE) {
-		cJSON_free(p);
-		*err = cJSON_CreateObject();
-		cJSON_AddNumberToObject(*err, "code", E_TOO_LARGE);
-		cJSON_AddStringToObject(*err, "message", "an activity of the "
-		    "register is larger than a message of dsrd (1 MiB)");
+	line = strlen(p) <= PROTO_MAX_MESSAGE ? xstrdup(p) : NULL;
+	cJSON_free(p);
+	return line;
+}
+
+/* Sends a message; 0, or -1 and *err. */
+static int
+import_send(struct ctl_link *l, char *line, cJSON **err)
+{
+	char	*cause = NULL;
+	int	 code;
+
+	if (line == NULL) {
+		*err = error_obj(E_TOO_LARGE, "an activity of the register is "
+		    "larger than a message of dsrd (1 MiB)");
 		return -1;
 	}
+	if (ctl_send(l, line, &code, &cause) == -1) {
+		*err = error_obj(code, cause);
+		free(cause);
+		free(line);
+		return -1;
+	}
+	free(line);
+	return 0;
+}
+
+/* The answer to the message sent last; 0 and *res, or -1 and *err. */
+static int
+import_recv(struct ctl_link *l, cJSON **res, cJSON **err)
+{
+	struct buf	 reply;
+	char		*cause = NULL;
+	int		 code, rc;
+
+	*res = *err = NULL;
 	buf_init(&reply);
-	rc = ctl_exchange(l, p, &reply, &code, &cause);
-	cJSON_free(p);
-	if (rc == -1) {
-		*err = cJSON_CreateObject();
-		cJSON_AddNumberToObject(*err, "code", code);
-		cJSON_AddStringToObject(*err, "message", cause);
+	if (ctl_recv(l, &reply, &code, &cause) == -1) {
+		*err = error_obj(code, cause);
 		free(cause);
 		buf_free(&reply);
 		return -1;
@@ -2723,11 +2850,13 @@ run_ropa_import(const struct ctl *ctl, const char *socket)
 	struct progress	 pr = { 0 };
 	struct people	 pp;
 	struct ctl_link	 l;
+	struct memo	 memo = { 0 };
 	cJSON		*res = NULL, *err = NULL, *source, *people, *req;
 	char		*cause = NULL, *token = NULL, *t, *line, *p;
+	char		*carry = NULL;
 	const char	*base;
-	size_t		 i, inbatch = 0;
-	int		 code, rc;
+	size_t		 i, inbatch;
+	int		 code, rc, pending = 0;
 
 	buf_init(&data);
 	if (read_file(file, &data, &cause) == -1) {
@@ -2810,43 +2939,52 @@ run_ropa_import(const struct ctl *ctl, const char *socket)
 	cJSON_AddNumberToObject(source, "dropped", (double)r.dropped);
 	cJSON_AddNumberToObject(source, "realigned", (double)r.realigned);
 
-	/* Batches of ROPA_BATCH_ROWS or ROPA_BATCH_BYTES; the last one is
-	   the final message, so a small register is one message. */
+	/*
+	 * Batches of ROPA_BATCH_ROWS or ROPA_BATCH_BYTES; the last one is
+	 * the final message, so a small register is one message. The next
+	 * batch is made while dsrd stages the one before it.
+	 */
 	pr.on = isatty(STDERR_FILENO) && r.nact > ROPA_BATCH_ROWS;
 	pr.what = "sending the activities";
 	pr.last = -1;
 	buf_init(&batch);
 	rc = EXIT_OK;
-	for (i = 0; i <= r.nact; i++) {
-		t = i < r.nact ? activity_text(&r.act[i], &pp) : NULL;
-		if (t != NULL && (inbatch == 0 || (inbatch < ROPA_BATCH_ROWS &&
-		    batch.len + strlen(t) + 2 <= ROPA_BATCH_BYTES))) {
-			buf_adds(&batch, inbatch++ == 0 ? "[" : ",");
-			buf_adds(&batch, t);
-			free(t);
-			continue;
+	for (i = 0;;) {
+		buf_consume(&batch, batch.len);
+		for (inbatch = 0; i < r.nact; i++, inbatch++) {
+			if (carry == NULL)
+				carry = activity_text(&r.act[i], &pp, &memo);
+			if (inbatch > 0 && (inbatch == ROPA_BATCH_ROWS ||
+			    batch.len + strlen(carry) + 2 > ROPA_BATCH_BYTES))
+				break;
+			buf_adds(&batch, inbatch == 0 ? "[" : ",");
+			buf_adds(&batch, carry);
+			free(carry);
+			carry = NULL;
 		}
 		if (inbatch > 0)
 			buf_adds(&batch, "]");
-		if (import_send(&l, entity, token, &batch, t == NULL, dry_run,
-		    source, &res, &err) == -1) {
-			free(t);
-			break;
+		if (pending) {
+			pending = 0;
+			if (import_recv(&l, &res, &err) == -1)
+				break;
+			if (token == NULL && cJSON_IsString(jget(res, "token")))
+				token = xstrdup(jget(res, "token")->valuestring);
+			cJSON_Delete(res);
+			res = NULL;
 		}
-		progress_show(&pr, i, r.nact);
-		buf_consume(&batch, batch.len);
-		inbatch = 0;
-		if (t == NULL)
+		if (import_send(&l, import_line(&l, entity, token, &batch,
+		    i == r.nact, dry_run, source), &err) == -1)
 			break;
-		if (token == NULL && cJSON_IsString(jget(res, "token")))
-			token = xstrdup(jget(res, "token")->valuestring);
-		cJSON_Delete(res);
-		res = NULL;
-		buf_adds(&batch, "[");
-		buf_adds(&batch, t);
-		inbatch = 1;
-		free(t);
+		pending = 1;
+		progress_show(&pr, i, r.nact);
+		if (i == r.nact)
+			break;
 	}
+	if (pending)
+		(void)import_recv(&l, &res, &err);
+	free(carry);
+	memo_free(&memo);
 	buf_free(&batch);
 	free(token);
 	ctl_close(&l);

@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,28 +79,66 @@ afail(struct afail *f, char *field, char *why)
 }
 
 /*
- * A string member, trimmed and checked as text of at most max characters.
- * Returns the copy (heap; NULL when empty), or false through *f.
+ * A string, trimmed and checked as text of at most max characters. Returns
+ * NULL and the text in *out (empty when it is empty: *tofree, when set,
+ * holds the trimmed copy to free), or why not (heap). Copies only a string
+ * that needs trimming: a register has many strings.
  */
-static bool
-check_text(const cJSON *v, const char *path, size_t max, bool multiline,
-    char **out, struct afail *f)
+static char *
+check_text(const cJSON *v, size_t max, bool multiline, const char **out,
+    char **tofree)
 {
-	char	*s, *cause = NULL;
+	const char	*s;
+	char		*copy = NULL, *cause = NULL;
+	size_t		 n;
 
-	*out = NULL;
+	*out = "";
+	*tofree = NULL;
 	if (!cJSON_IsString(v))
-		return afail(f, xstrdup(path), xstrdup("must be a string"));
-	s = xstrdup(str_trim(v->valuestring));
-	if (val_text(s, max, multiline, &cause) != 0) {
-		free(s);
-		return afail(f, xstrdup(path), cause);
+		return xstrdup("must be a string");
+	s = v->valuestring;
+	n = strlen(s);
+	if (n > 0 && (isspace((unsigned char)s[0]) ||
+	    isspace((unsigned char)s[n - 1]))) {
+		copy = xstrdup(s);
+		s = str_trim(copy);
 	}
-	if (*s == '\0')
-		free(s);
-	else
-		*out = s;
-	return true;
+	if (val_text(s, max, multiline, &cause) != 0) {
+		free(copy);
+		return cause;
+	}
+	*out = s;
+	*tofree = copy;
+	return NULL;
+}
+
+/* s as a JSON string; val_text() let through no control but LF and TAB. */
+static void
+json_str(struct buf *b, const char *s)
+{
+	const char	*run = s;
+	char		 esc[8];
+
+	buf_add(b, "\"", 1);
+	for (; *s != '\0'; s++) {
+		unsigned char	c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_add(b, run, (size_t)(s - run));
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof esc, "\\%c", c);
+		else if (c == '\n')
+			snprintf(esc, sizeof esc, "\\n");
+		else if (c == '\t')
+			snprintf(esc, sizeof esc, "\\t");
+		else
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+		buf_adds(b, esc);
+		run = s + 1;
+	}
+	buf_add(b, run, (size_t)(s - run));
+	buf_add(b, "\"", 1);
 }
 
 static bool
@@ -113,102 +152,97 @@ is_integer(const cJSON *v, double lo, double hi)
 	return isfinite(d) && d == floor(d) && d >= lo && d <= hi;
 }
 
-/* One member of activity i into the normalised object o. */
+/*
+ * One member of activity i, as JSON text into b (absent and empty ones
+ * are null or []). The path of a refusal is made only then.
+ */
 static bool
-check_member(const struct afield *af, const cJSON *v, size_t i, cJSON *o,
-    struct afail *f)
+check_member(const struct afield *af, const cJSON *v, size_t i,
+    struct buf *b, struct afail *f)
 {
-	char		*path = xasprintf("activities[%zu].%s", i, af->name);
-	char		*s;
 	const cJSON	*e;
-	cJSON		*arr;
+	const char	*t;
+	char		*why, *tofree, num[32];
 	size_t		 k = 0;
-	bool		 ok = true;
 
+	buf_addf(b, "\"%s\":", af->name);
 	if (v == NULL || cJSON_IsNull(v)) {
-		if (af->kind == AF_NAME) {
-			free(path);
+		if (af->kind == AF_NAME)
 			return afail(f, xasprintf("activities[%zu].name", i),
 			    xstrdup("required"));
-		}
-		if (af->kind == AF_LIST)
-			cJSON_AddArrayToObject(o, af->name);
-		else
-			cJSON_AddNullToObject(o, af->name);
-		free(path);
+		buf_adds(b, af->kind == AF_LIST ? "[]" : "null");
 		return true;
 	}
 	switch (af->kind) {
 	case AF_NAME:
 	case AF_OFFICE:
 	case AF_TEXT:
-		ok = check_text(v, path, af->kind == AF_NAME ? ROPA_NAME_MAX :
+		why = check_text(v, af->kind == AF_NAME ? ROPA_NAME_MAX :
 		    af->kind == AF_OFFICE ? ROPA_OFFICE_MAX : ROPA_TEXT_MAX,
-		    af->kind == AF_TEXT, &s, f);
-		if (!ok)
-			break;
-		if (s == NULL && af->kind == AF_NAME) {
-			ok = afail(f, xstrdup(path),
-			    xstrdup("must not be empty"));
-			break;
+		    af->kind == AF_TEXT, &t, &tofree);
+		if (why == NULL && *t == '\0' && af->kind == AF_NAME)
+			why = xstrdup("must not be empty");
+		if (why != NULL) {
+			free(tofree);
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    af->name), why);
 		}
-		if (s != NULL)
-			cJSON_AddStringToObject(o, af->name, s);
+		if (*t != '\0')
+			json_str(b, t);
 		else
-			cJSON_AddNullToObject(o, af->name);
-		free(s);
-		break;
+			buf_adds(b, "null");
+		free(tofree);
+		return true;
 	case AF_LIST:
-		if (!cJSON_IsArray(v)) {
-			ok = afail(f, xstrdup(path), xstrdup("must be an array "
-			    "of strings"));
-			break;
-		}
-		if (cJSON_GetArraySize(v) > ROPA_ITEMS_MAX) {
-			ok = afail(f, xstrdup(path), xasprintf("more than %d "
-			    "items", ROPA_ITEMS_MAX));
-			break;
-		}
-		arr = cJSON_AddArrayToObject(o, af->name);
+		if (!cJSON_IsArray(v))
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    af->name), xstrdup("must be an array of strings"));
+		if (cJSON_GetArraySize(v) > ROPA_ITEMS_MAX)
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    af->name), xasprintf("more than %d items",
+			    ROPA_ITEMS_MAX));
+		buf_add(b, "[", 1);
 		cJSON_ArrayForEach(e, v) {
-			char	*ip = xasprintf("%s[%zu]", path, k++);
-
-			ok = check_text(e, ip, ROPA_ITEM_MAX, false, &s, f);
-			if (ok && s == NULL)
-				ok = afail(f, xstrdup(ip),
-				    xstrdup("must not be empty"));
-			free(ip);
-			if (!ok)
-				break;
-			cJSON_AddItemToArray(arr, cJSON_CreateString(s));
-			free(s);
+			why = check_text(e, ROPA_ITEM_MAX, false, &t, &tofree);
+			if (why == NULL && *t == '\0')
+				why = xstrdup("must not be empty");
+			if (why != NULL) {
+				free(tofree);
+				return afail(f, xasprintf("activities[%zu].%s"
+				    "[%zu]", i, af->name, k), why);
+			}
+			if (k++ > 0)
+				buf_add(b, ",", 1);
+			json_str(b, t);
+			free(tofree);
 		}
-		break;
+		buf_add(b, "]", 1);
+		return true;
 	case AF_BOOL:
 		if (!cJSON_IsBool(v))
-			ok = afail(f, xstrdup(path), xstrdup("must be true, "
-			    "false or null"));
-		else
-			cJSON_AddBoolToObject(o, af->name, cJSON_IsTrue(v));
-		break;
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    af->name), xstrdup("must be true, false or null"));
+		buf_adds(b, cJSON_IsTrue(v) ? "true" : "false");
+		return true;
 	case AF_LINE:
 		if (!is_integer(v, 1, 2147483647.0))
-			ok = afail(f, xstrdup(path), xstrdup("must be an "
-			    "integer >= 1"));
-		else
-			cJSON_AddNumberToObject(o, af->name, v->valuedouble);
-		break;
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    af->name), xstrdup("must be an integer >= 1"));
+		snprintf(num, sizeof num, "%.0f", v->valuedouble);
+		buf_adds(b, num);
+		return true;
 	}
-	free(path);
-	return ok;
+	return true;
 }
 
-/* Activity i: an object of known members only. */
+/*
+ * Activity i, an object of known members only, as JSON text into b with
+ * every member: one pass over its members, none looked up twice.
+ */
 static bool
-check_activity(const cJSON *a, size_t i, cJSON *out, struct afail *f)
+check_activity(const cJSON *a, size_t i, struct buf *b, struct afail *f)
 {
-	const cJSON	*m;
-	cJSON		*o;
+	const cJSON	*m, *val[nitems(afields)] = { 0 };
 	size_t		 k;
 
 	if (!cJSON_IsObject(a))
@@ -221,18 +255,19 @@ check_activity(const cJSON *a, size_t i, cJSON *out, struct afail *f)
 		if (k == nitems(afields))
 			return afail(f, xasprintf("activities[%zu].%s", i,
 			    m->string), xstrdup("unknown field"));
-		for (const cJSON *w = m->next; w != NULL; w = w->next)
-			if (strcmp(m->string, w->string) == 0)
-				return afail(f, xasprintf("activities[%zu].%s",
-				    i, m->string), xstrdup("given twice"));
+		if (val[k] != NULL)
+			return afail(f, xasprintf("activities[%zu].%s", i,
+			    m->string), xstrdup("given twice"));
+		val[k] = m;
 	}
-	o = cJSON_CreateObject();
-	cJSON_AddItemToArray(out, o);
-	for (k = 0; k < nitems(afields); k++)
-		if (!check_member(&afields[k],
-		    cJSON_GetObjectItemCaseSensitive(a, afields[k].name), i,
-		    o, f))
+	buf_add(b, "{", 1);
+	for (k = 0; k < nitems(afields); k++) {
+		if (k > 0)
+			buf_add(b, ",", 1);
+		if (!check_member(&afields[k], val[k], i, b, f))
 			return false;
+	}
+	buf_add(b, "}", 1);
 	return true;
 }
 
@@ -245,7 +280,8 @@ check_source(const cJSON *src, cJSON *out, struct afail *f)
 	static const char *const counts[] = { "lines", "header_line",
 	    "activities", "anomalies", "dropped", "realigned" };
 	const cJSON	*m;
-	char		*s, *path;
+	const char	*t;
+	char		*path, *tofree;
 	size_t		 k;
 	bool		 known;
 
@@ -261,13 +297,15 @@ check_source(const cJSON *src, cJSON *out, struct afail *f)
 			if (cJSON_IsNull(m))
 				continue;
 			/* a tab is a delimiter: text "of lines" allows it */
-			if (!check_text(m, path, 255, true, &s, f)) {
-				free(path);
+			if ((f->why = check_text(m, 255, true, &t,
+			    &tofree)) != NULL) {
+				free(tofree);
+				f->field = path;
 				return false;
 			}
-			if (s != NULL)
-				cJSON_AddStringToObject(out, m->string, s);
-			free(s);
+			if (*t != '\0')
+				cJSON_AddStringToObject(out, m->string, t);
+			free(tofree);
 		}
 		for (k = 0; k < nitems(counts) && !known; k++) {
 			if (strcmp(m->string, counts[k]) != 0)
@@ -336,7 +374,8 @@ cmd_ropa_import(struct cmd *cmd)
 	struct actor		 who = { c->user, (unsigned)c->uid,
 				    role_names[c->role] };
 	const cJSON		*acts = NULL, *src = NULL, *a;
-	cJSON			*norm, *srcn;
+	cJSON			*srcn;
+	struct buf		 norm;
 	struct afail		 f = { 0 };
 	bool			 final = false, dry_run = false, has_dry;
 	char			*text = NULL, *stext = NULL;
@@ -369,14 +408,15 @@ cmd_ropa_import(struct cmd *cmd)
 		    "activity objects");
 
 	/* Every activity checked before anything is staged. */
-	norm = cJSON_CreateArray();
+	buf_init(&norm);
 	cJSON_ArrayForEach(a, acts) {
-		if (!check_activity(a, i, norm, &f)) {
+		buf_add(&norm, i == 0 ? "[" : ",", 1);
+		if (!check_activity(a, i, &norm, &f)) {
 			const cJSON	*l = cJSON_GetObjectItemCaseSensitive(a,
 					    "line");
 			struct cmd_result	*r;
 
-			cJSON_Delete(norm);
+			buf_free(&norm);
 			if (is_integer(l, 1, 2147483647.0))
 				r = cmd_fail_field(cmd, f.field, "%s (line "
 				    "%.0f)", f.why, l->valuedouble);
@@ -394,7 +434,7 @@ cmd_ropa_import(struct cmd *cmd)
 			struct cmd_result	*r;
 
 			cJSON_Delete(srcn);
-			cJSON_Delete(norm);
+			buf_free(&norm);
 			r = cmd_fail_field(cmd, f.field, "%s", f.why);
 			free(f.field);
 			free(f.why);
@@ -403,9 +443,11 @@ cmd_ropa_import(struct cmd *cmd)
 		stext = json_text(srcn);
 		cJSON_Delete(srcn);
 	}
-	if (i > 0)
-		text = json_text(norm);
-	cJSON_Delete(norm);
+	if (i > 0) {
+		buf_add(&norm, "]", 1);
+		text = buf_take(&norm);
+	} else
+		buf_free(&norm);
 	in.activities = text;
 	in.source = stext;
 	in.dry_run = dry_run;
