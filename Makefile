@@ -137,13 +137,14 @@ $(A)/test_%: $(A)/obj/test_%.o $$(addprefix $(A)/obj/,$$(addsuffix .o,$$(T_$$*))
 F	 = build/fuzz
 FUZZ_CC	 = clang
 FUZZ_SECONDS ?= 60
-FUZZ	 = fuzz_frame_dispatch fuzz_validate fuzz_config
+FUZZ	 = fuzz_frame_dispatch fuzz_validate fuzz_config fuzz_ropa
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	   -fno-omit-frame-pointer
 FUZZ_CFLAGS = $(BASEFLAGS) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 F_frame_dispatch = $(CORE) migrations
 F_validate = validate calendar util log
 F_config = config validate calendar util log
+F_ropa	 = ropa util log validate
 .PRECIOUS: $(F)/obj/%.o
 $(F)/obj/%.o: daemon/%.c | $(B)/.deps-build
 	@mkdir -p $(@D)
