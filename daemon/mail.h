@@ -3,8 +3,9 @@
  * an event in a language, and building a correct RFC 5322 message (CRLF
  * line ends, Date, Message-ID, From, To, MIME-Version, a UTF-8 text body in
  * quoted-printable, an RFC 2047 Subject in encoded words of at most 75
- * characters). libcurl adds none of these. Pure: the template directory is
- * the only thing it reads.
+ * characters). libcurl adds none of these. The template directory is the
+ * only thing it reads; mail_render keeps the templates it read (checked
+ * against the file at every call), so it runs on one thread only.
  */
 #ifndef DSR_MAIL_H
 #define DSR_MAIL_H
@@ -29,6 +30,9 @@ int	mail_render(const char *dir, const char *lang, const char *event,
 	    const struct cJSON *payload, const char *entity_name,
 	    const char *subject_name, const char *dpo_name, char **subject,
 	    char **body, char **cause);
+
+/* Forgets the templates mail_render keeps (at exit, in tests). */
+void	mail_template_cache_clear(void);
 
 /*
  * The whole message with CRLF line ends, ready for SMTP. from_name may be

@@ -4,6 +4,12 @@
  * held across SMTP or HTTP. A crash mid-send leaves the row leased; when the
  * lease ends it is claimed again (at-least-once). It never drops a row
  * silently: a row that gives up is dead, logged, listed, and escalated.
+ *
+ * Commits are shared: with a backlog, rows are claimed ahead into a local
+ * queue (a lease long enough for the queue) so that a slot that frees up
+ * sends the next row at once, and the rows sent since the last record are
+ * recorded together in one statement. A daemon that stops gives back the
+ * rows it claimed and never tried.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,13 +35,16 @@
 
 #define OB_MAX_WEBHOOKS	16	/* webhook POSTs at once */
 #define OB_MAX_MAILS	4	/* SMTP transactions at once */
+#define OB_AHEAD	64	/* rows claimed and not yet sent, at most */
 #define OB_POLL_CAP	60	/* seconds: rows queued by other daemons */
 #define OB_RETRY_DB	5	/* seconds after a database error */
 
-/* One row being delivered. */
+/* One row claimed: queued, then being delivered. */
 struct job {
 	struct outbox_row	*row;
 	struct webhook_req	*wh;
+	time_t			 lease_until;
+	struct job		*next;		/* in the queue */
 };
 
 static struct {
@@ -45,15 +54,26 @@ static struct {
 	struct event		*timer;
 	struct event		*kick_ev;
 	int			 running;
-	int			 claiming;
-	int			 again;		/* claim again when done */
+	int			 claiming;	/* a claim (or its next) in flight */
+	int			 more;		/* rows may be due, unclaimed */
+	int			 backlog;	/* the last claim came back full */
+	time_t			 claim_lease;	/* of the claim in flight */
+	struct job		*qhead;		/* claimed, not yet started */
+	struct job		**qtail;
+	int			 queued;
 	int			 webhooks;	/* in flight */
 	int			 mails;
 	int			 recording;	/* outcomes being written */
+	long long		*sent;		/* sent, not yet recorded */
+	int			 nsent;
+	int			 sentcap;
+	long long		*flush;		/* sent, being recorded */
+	int			 nflush;
 	char			*password;	/* [smtp] password_file */
 } ob;
 
-static void	ob_claim(void);
+static void	ob_pump(void);
+static void	release_queue(bool);
 
 static int
 mail_enabled(void)
@@ -108,20 +128,78 @@ backoff(int attempts)
 	return (time_t)d;
 }
 
+/* The longest an attempt may take. */
+static long
+attempt_max(void)
+{
+	return app.cfg.smtp_timeout > app.cfg.webhook_timeout ?
+	    app.cfg.smtp_timeout : app.cfg.webhook_timeout;
+}
+
+static void
+retry_later(void)
+{
+	struct timeval tv = { OB_RETRY_DB, 0 };
+
+	if (ob.running)
+		evtimer_add(ob.timer, &tv);
+}
+
 static void
 recorded_cb(int err, void *arg)
 {
 	(void)arg;
 	ob.recording--;
-	if (err != 0) {
-		/* The lease will end and the row be claimed again. */
-		struct timeval tv = { OB_RETRY_DB, 0 };
+	/* On error the lease will end and the row be claimed again. */
+	if (err != 0)
+		retry_later();
+	/* A retry (or an escalation) is due at a new moment: look again,
+	   which also sets the timer for it. */
+	ob.more = 1;
+	ob_pump();
+}
 
-		if (ob.running)
-			evtimer_add(ob.timer, &tv);
-		return;
+/* A row sent, to be recorded with the next batch. */
+static void
+sent_push(long long id)
+{
+	if (ob.nsent == ob.sentcap) {
+		ob.sentcap = ob.sentcap ? 2 * ob.sentcap : 64;
+		ob.sent = xreallocarray(ob.sent, (size_t)ob.sentcap,
+		    sizeof *ob.sent);
 	}
-	ob_claim();
+	ob.sent[ob.nsent++] = id;
+}
+
+static void
+sent_recorded_cb(int err, void *arg)
+{
+	(void)arg;
+	if (err != 0) {
+		/* Keep them: recorded on the next try, not sent again. */
+		for (int i = 0; i < ob.nflush; i++)
+			sent_push(ob.flush[i]);
+		retry_later();
+	}
+	free(ob.flush);
+	ob.flush = NULL;
+	ob.nflush = 0;
+	if (err == 0)
+		ob_pump();
+}
+
+/* The rows sent since the last record, in one statement. */
+static void
+flush_sent(void)
+{
+	if (ob.flush != NULL || ob.nsent == 0 || !app_db_ready())
+		return;
+	ob.flush = ob.sent;
+	ob.nflush = ob.nsent;
+	ob.sent = NULL;
+	ob.nsent = ob.sentcap = 0;
+	store_outbox_sent(app.db, ob.flush, ob.nflush, app_now(),
+	    sent_recorded_cb, NULL);
 }
 
 /* Records what became of one attempt, and frees the job. */
@@ -138,7 +216,12 @@ finish(struct job *j, enum dlv_result res, const char *why, long retry_after)
 		o = OB_SENT;
 		log_info("outbox %lld: %s sent by %s (attempt %d)", r->id,
 		    r->event, r->email ? "e-mail" : "webhook", r->attempts);
-		break;
+		sent_push(r->id);
+		outbox_row_free(r);
+		if (j->wh != NULL)
+			webhook_req_free(j->wh);
+		free(j);
+		return;
 	case DLV_TEMP:
 		if (now - r->age_from >= app.cfg.max_age) {
 			o = OB_DEAD;
@@ -200,6 +283,7 @@ webhook_done(CURL *easy, CURLcode rc, void *arg)
 	(void)easy;
 	finish(j, res, why, retry_after);
 	free(why);
+	ob_pump();
 }
 
 /* The webhook body: Standard Webhooks' {type, timestamp, data}. */
@@ -275,6 +359,7 @@ mail_done(struct mail_job *mj, void *arg)
 	ob.mails--;
 	finish(j, mj->result, mj->error, -1);
 	mail_job_free(mj);
+	ob_pump();
 }
 
 static void
@@ -327,6 +412,41 @@ send_mail(struct job *j)
 
 /* ---- claims ------------------------------------------------------------ */
 
+/* Starts the queued rows that have a free slot of their kind. */
+static void
+dispatch(void)
+{
+	struct job	**pp = &ob.qhead, *j;
+	time_t		  now = app_now();
+
+	while (ob.running && (j = *pp) != NULL &&
+	    (ob.mails < OB_MAX_MAILS || ob.webhooks < OB_MAX_WEBHOOKS)) {
+		if (j->row->email ? ob.mails >= OB_MAX_MAILS :
+		    ob.webhooks >= OB_MAX_WEBHOOKS) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (*pp == NULL)
+			ob.qtail = pp;
+		ob.queued--;
+		j->next = NULL;
+		if (now + attempt_max() + 5 > j->lease_until) {
+			/* Its lease would end mid-send, and another daemon
+			   could send it too: it goes back when it ends. */
+			log_debug("outbox %lld: lease ran out in the queue",
+			    j->row->id);
+			outbox_row_free(j->row);
+			free(j);
+			continue;
+		}
+		if (j->row->email)
+			send_mail(j);
+		else
+			send_webhook(j);
+	}
+}
+
 static void
 when_cb(int err, time_t when, void *arg)
 {
@@ -335,17 +455,14 @@ when_cb(int err, time_t when, void *arg)
 
 	(void)arg;
 	ob.claiming = 0;
-	if (!ob.running)
-		return;
-	if (err != 0)
-		tv.tv_sec = OB_RETRY_DB;
-	else if (when != DL_NO_TIME && when - now < OB_POLL_CAP)
-		tv.tv_sec = when <= now ? 0 : (long)(when - now);
-	evtimer_add(ob.timer, &tv);
-	if (ob.again) {
-		ob.again = 0;
-		ob_claim();
+	if (ob.running) {
+		if (err != 0)
+			tv.tv_sec = OB_RETRY_DB;
+		else if (when != DL_NO_TIME && when - now < OB_POLL_CAP)
+			tv.tv_sec = when <= now ? 0 : (long)(when - now);
+		evtimer_add(ob.timer, &tv);
 	}
+	ob_pump();
 }
 
 static void
@@ -354,59 +471,91 @@ claimed_cb(int err, struct outbox_row **rows, int n, void *arg)
 	int	asked = (int)(intptr_t)arg;
 
 	if (err != 0) {
-		struct timeval tv = { OB_RETRY_DB, 0 };
-
 		ob.claiming = 0;
-		if (ob.running)
-			evtimer_add(ob.timer, &tv);
+		ob.more = 1;
+		retry_later();
 		return;
 	}
 	for (int i = 0; i < n; i++) {
 		struct job *j = xcalloc(1, sizeof *j);
 
 		j->row = rows[i];
-		if (j->row->email)
-			send_mail(j);
-		else
-			send_webhook(j);
+		j->lease_until = ob.claim_lease;
+		*ob.qtail = j;
+		ob.qtail = &j->next;
+		ob.queued++;
 	}
-	if (n == asked && ob.running) {
-		/* There may be more due: go on once slots free up. */
+	ob.backlog = n == asked;
+	if (ob.backlog)
+		ob.more = 1;	/* there may be more due */
+	if (!ob.running && app.shutting_down)
+		release_queue(true);	/* claimed as we stopped */
+	dispatch();
+	if (ob.more || !ob.running) {
 		ob.claiming = 0;
-		ob.again = 1;
-		ob_claim();
+		ob_pump();
 		return;
 	}
 	/* Nothing more due now: sleep until the next row is. */
 	store_outbox_next(app.db, mail_enabled(), when_cb, NULL);
 }
 
+/*
+ * Claims when rows may be due and the queue is at most half full: as many
+ * as there are slots, or with a backlog up to OB_AHEAD in all, under a
+ * lease long enough for every row ahead of them to take its longest.
+ */
 static void
-ob_claim(void)
+maybe_claim(void)
 {
-	int	slots;
-	time_t	now = app_now(), lease;
+	int	limit, ahead;
+	time_t	now = app_now();
 
-	if (!ob.running || !app_db_ready())
+	if (!ob.running || !app_db_ready() || ob.claiming || !ob.more ||
+	    ob.queued > OB_AHEAD / 2)
 		return;
-	if (ob.claiming) {
-		ob.again = 1;
-		return;
-	}
-	slots = (OB_MAX_WEBHOOKS - ob.webhooks) < (OB_MAX_MAILS - ob.mails) ?
-	    (OB_MAX_WEBHOOKS - ob.webhooks) : (OB_MAX_MAILS - ob.mails);
-	if (slots <= 0) {
-		ob.again = 1;
-		return;
-	}
-	ob.again = 0;
+	limit = ob.backlog ? OB_AHEAD - ob.queued : OB_MAX_MAILS;
+	ahead = ob.queued + OB_MAX_MAILS + limit;
+	ob.more = 0;
 	ob.claiming = 1;
 	evtimer_del(ob.timer);
-	/* Long enough for the slowest attempt, then it returns to the queue. */
-	lease = now + 4 * (app.cfg.smtp_timeout > app.cfg.webhook_timeout ?
-	    app.cfg.smtp_timeout : app.cfg.webhook_timeout) + 30;
-	store_outbox_claim(app.db, now, lease, slots, mail_enabled(),
-	    app.cfg.include_subject_name, claimed_cb, (void *)(intptr_t)slots);
+	ob.claim_lease = now + ((ahead + OB_MAX_MAILS - 1) / OB_MAX_MAILS +
+	    2) * attempt_max() + 30;
+	store_outbox_claim(app.db, now, ob.claim_lease, limit, mail_enabled(),
+	    app.cfg.include_subject_name, claimed_cb, (void *)(intptr_t)limit);
+}
+
+/* Whatever can move: send, record, claim. */
+static void
+ob_pump(void)
+{
+	dispatch();
+	flush_sent();
+	maybe_claim();
+}
+
+/* Gives back the rows claimed and never tried (at shutdown). */
+static void
+release_queue(bool give_back)
+{
+	struct job	*j, *next;
+	long long	*ids = xcalloc((size_t)ob.queued + 1, sizeof *ids);
+	int		 n = 0;
+
+	for (j = ob.qhead; j != NULL; j = next) {
+		next = j->next;
+		ids[n++] = j->row->id;
+		outbox_row_free(j->row);
+		free(j);
+	}
+	ob.qhead = NULL;
+	ob.qtail = &ob.qhead;
+	ob.queued = 0;
+	if (give_back && n > 0 && app_db_ready()) {
+		ob.recording++;
+		store_outbox_release(app.db, ids, n, recorded_cb, NULL);
+	}
+	free(ids);
 }
 
 static void
@@ -415,7 +564,8 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	ob_claim();
+	ob.more = 1;
+	ob_pump();
 }
 
 int
@@ -434,6 +584,7 @@ outbox_init(struct event_base *base, char **cause)
 	}
 	ob.timer = evtimer_new(base, timer_cb, NULL);
 	ob.kick_ev = event_new(base, -1, 0, timer_cb, NULL);
+	ob.qtail = &ob.qhead;
 	read_password();
 	return 0;
 }
@@ -442,7 +593,8 @@ void
 outbox_start(void)
 {
 	ob.running = 1;
-	ob_claim();
+	ob.more = 1;
+	ob_pump();
 }
 
 void
@@ -466,12 +618,19 @@ outbox_stop(void)
 	ob.running = 0;
 	if (ob.timer != NULL)
 		evtimer_del(ob.timer);
+	/* Database gone: keep the queue for when it is back (the leases
+	   hold). Shutting down: give it back, and record what was sent. */
+	if (app.shutting_down) {
+		release_queue(true);
+		flush_sent();
+	}
 }
 
 int
 outbox_busy(void)
 {
-	return ob.claiming + ob.webhooks + ob.mails + ob.recording;
+	return ob.claiming + ob.webhooks + ob.mails + ob.recording +
+	    (ob.flush != NULL) + (ob.nsent > 0 && app_db_ready());
 }
 
 void
@@ -481,6 +640,12 @@ outbox_free(void)
 	if (ob.mailer != NULL)
 		mailer_stop(ob.mailer);
 	ob.mailer = NULL;
+	release_queue(false);
+	free(ob.sent);
+	free(ob.flush);
+	ob.sent = ob.flush = NULL;
+	ob.nsent = ob.nflush = ob.sentcap = 0;
+	mail_template_cache_clear();
 	if (ob.curlm != NULL)
 		curlm_free(ob.curlm);
 	ob.curlm = NULL;

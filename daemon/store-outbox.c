@@ -209,6 +209,56 @@ store_outbox_done(struct db *db, long long id, enum outbox_outcome o,
 	    "SELECT count(*) FROM d", 7, p, done_cb, d);
 }
 
+/* "{1,2,3}": ids as a bigint[] literal. Heap. */
+static char *
+ids_literal(const long long *ids, int n)
+{
+	struct buf	b;
+
+	buf_init(&b);
+	buf_adds(&b, "{");
+	for (int i = 0; i < n; i++)
+		buf_addf(&b, "%s%lld", i ? "," : "", ids[i]);
+	buf_adds(&b, "}");
+	return buf_take(&b);
+}
+
+void
+store_outbox_sent(struct db *db, const long long *ids, int n, time_t now,
+    store_done_cb *cb, void *arg)
+{
+	struct done	*d = xmalloc(sizeof *d);
+	char		 nows[21], *list = ids_literal(ids, n);
+	const char	*p[2] = { list, nows };
+
+	d->cb = cb;
+	d->arg = arg;
+	store_format_instant(now, nows);
+	db_query(db, "UPDATE outbox SET state = 'sent', sent_at = $2,"
+	    " lease_until = NULL, last_error = NULL"
+	    " WHERE id = ANY($1::bigint[]) AND state = 'sending'", 2, p,
+	    done_cb, d);
+	free(list);
+}
+
+void
+store_outbox_release(struct db *db, const long long *ids, int n,
+    store_done_cb *cb, void *arg)
+{
+	struct done	*d = xmalloc(sizeof *d);
+	char		*list = ids_literal(ids, n);
+	const char	*p[1] = { list };
+
+	d->cb = cb;
+	d->arg = arg;
+	/* Not attempted: the claim's count of attempts is taken back. */
+	db_query(db, "UPDATE outbox SET state = 'pending', lease_until = NULL,"
+	    " attempts = greatest(attempts - 1, 0)"
+	    " WHERE id = ANY($1::bigint[]) AND state = 'sending'", 1, p,
+	    done_cb, d);
+	free(list);
+}
+
 struct when {
 	store_when_cb	*cb;
 	void		*arg;

@@ -57,6 +57,13 @@ void	store_outbox_done(struct db *, long long id, enum outbox_outcome,
 	    time_t now, time_t next, const char *error, const char *dpo_email,
 	    const char *webhooks, store_done_cb *, void *);
 
+/* Records many sent rows in one statement (those still sending). */
+void	store_outbox_sent(struct db *, const long long *ids, int n,
+	    time_t now, store_done_cb *, void *);
+/* Rows claimed and never attempted go back to the queue, due now. */
+void	store_outbox_release(struct db *, const long long *ids, int n,
+	    store_done_cb *, void *);
+
 /* The earliest moment a row becomes deliverable (DL_NO_TIME: none). */
 typedef void	store_when_cb(int err, time_t when, void *arg);
 void	store_outbox_next(struct db *, bool mail, store_when_cb *, void *);

@@ -13,6 +13,7 @@
  */
 #include <sys/stat.h>
 
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,14 +238,21 @@ static void
 write_file(const char *lang, const char *name, const char *text)
 {
 	char	*d = xasprintf("%s/%s", tmpdir, lang);
-	char	*p = xasprintf("%s/%s.txt", d, name);
+	char	*p = xasprintf("%s/%s.txt", d, name), *tmp;
 	FILE	*f;
 
 	mkdir(d, 0700);
-	if ((f = fopen(p, "w")) == NULL)
-		fail_msg("%s: cannot write", p);
+	/* A new file renamed over the old, as an editor saves: a new inode,
+	   so mail_render's cache sees the change even within one clock
+	   tick of the file system. */
+	tmp = xasprintf("%s.new", p);
+	if ((f = fopen(tmp, "w")) == NULL)
+		fail_msg("%s: cannot write", tmp);
 	fputs(text, f);
 	fclose(f);
+	if (rename(tmp, p) != 0)
+		fail_msg("%s: cannot rename", tmp);
+	free(tmp);
 	free(p);
 	free(d);
 }
@@ -267,6 +275,83 @@ tmp_teardown(void **state)
 	rc = system(cmd);
 	free(cmd);
 	return rc == 0 ? 0 : -1;
+}
+
+/* Writes path in place (same inode) and sets its modification time. */
+static void
+overwrite(const char *path, const char *text, time_t mtime)
+{
+	struct timespec	 ts[2] = { { mtime, 0 }, { mtime, 0 } };
+	FILE		*f;
+
+	if ((f = fopen(path, "w")) == NULL)
+		fail_msg("%s: cannot write", path);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/*
+ * mail_render keeps the templates it read, but an edit (same inode, same
+ * size, a later time), a file renamed over it and a removed file are each
+ * seen at the next mail, as if nothing were kept.
+ */
+static void
+test_render_cache(void **state)
+{
+	static const struct {
+		int		 how;	/* 0 in place, 1 rename, 2 remove */
+		const char	*tpl;
+		const char	*subj;	/* NULL: fails */
+	} steps[] = {
+		{ 1, "Subject: A1\n\nx\n", "A1" },
+		{ 1, "Subject: A1\n\nx\n", "A1" },
+		{ 0, "Subject: B2\n\nx\n", "B2" },
+		{ 1, "Subject: C3\n\nx\n", "C3" },
+		{ 0, "Subject: D4\n\ny\n", "D4" },
+		{ 2, NULL, NULL },
+		{ 1, "Subject: E5\n\nx\n", "E5" },
+	};
+	cJSON	*p = cJSON_Parse("{\"event\": \"request.filed\", "
+	    "\"request\": {\"id\": 7}}");
+	char	*path = xasprintf("%s/it/filed.txt", tmpdir);
+	char	*subj, *body, *cause;
+	time_t	 t = time(NULL) - 1000;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(steps); i++) {
+		int	rc;
+
+		if (steps[i].how == 1)
+			write_file("it", "filed", steps[i].tpl);
+		else if (steps[i].how == 0)
+			overwrite(path, steps[i].tpl, t + (time_t)i);
+		else
+			assert_int_equal(unlink(path), 0);
+		cause = NULL;
+		rc = mail_render(tmpdir, "it", "filed", p, NULL, NULL, NULL,
+		    &subj, &body, &cause);
+		if (steps[i].subj == NULL) {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(cause, "filed.txt"));
+			free(cause);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("step %zu: %s", i, cause);
+		assert_string_equal(subj, steps[i].subj);
+		free(subj);
+		free(body);
+	}
+	mail_template_cache_clear();
+	assert_int_equal(mail_render(tmpdir, "it", "filed", p, NULL, NULL,
+	    NULL, &subj, &body, &cause), 0);
+	assert_string_equal(subj, "E5");
+	free(subj);
+	free(body);
+	mail_template_cache_clear();
+	free(path);
+	cJSON_Delete(p);
 }
 
 /* The template language itself: placeholders, conditions, line ends. */
@@ -948,6 +1033,8 @@ main(void)
 		cmocka_unit_test(test_render_all),
 		cmocka_unit_test(test_templates_use_known_names),
 		cmocka_unit_test_setup_teardown(test_render_rules, tmp_setup,
+		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_render_cache, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test(test_encode_header_vectors),
 		cmocka_unit_test(test_encode_header_long),
