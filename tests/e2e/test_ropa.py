@@ -409,6 +409,29 @@ def test_bad_activity_refused(dsrd, ctl, pg, activity, field):
     assert pg.count("activities", "entity_id = %d" % body_id(pg, code)) == 0
 
 
+def test_text_kept_as_sent(dsrd, ctl):
+    """What dsrd writes for the database is JSON it makes itself: quotes,
+    backslashes, line breaks and tabs, accents survive; white space around
+    is trimmed, an empty text is null."""
+    code = ctl.entity()["code"]
+    act = {"name": ' Uff. "Anagrafe" \\ C:\\dati ', "office": "Città",
+           "purpose": "riga 1\n\triga 2 \u00e8 \u20ac",
+           "retention": "   ", "managers": [" Rossi Moreno "],
+           "software": ["a\"b"], "cloud": False, "line": 3}
+    with helpers.RawConn(str(dsrd.socket)) as c:
+        r = c.call("ropa.import", {"entity": code, "final": True,
+                                   "activities": [act]})
+        assert r["result"]["activities"] == 1, r
+    a = ctl.ok("ropa", "show", r["result"]["added"][0]["id"])
+    assert a["name"] == 'Uff. "Anagrafe" \\ C:\\dati'
+    assert a["office"] == "Città"
+    assert a["purpose"] == "riga 1\n\triga 2 \u00e8 \u20ac"
+    assert a["retention"] is None
+    assert a["managers"] == [{"name": "Rossi Moreno", "staff_id": None}]
+    assert a["software"] == ['a"b'] and a["cloud"] is False
+    assert a["transfers"] is None and a["processors"] == []
+
+
 def test_bad_messages_refused(dsrd, ctl, pg):
     mine = ctl.entity()["code"]
     other = ctl.entity()["code"]
