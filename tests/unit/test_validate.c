@@ -111,7 +111,7 @@ test_names(void **state)
 	static const char *const events[] = { "request.filed",
 	    "request.forwarded", "request.deadline_warning",
 	    "request.extension_decision", "request.overdue",
-	    "request.extended", "request.closed" };
+	    "request.extended", "request.closed", "request.tasks_assigned" };
 
 	(void)state;
 	check_table(req_type_names, REQ_TYPE_COUNT, types, (int)nitems(types));
@@ -128,7 +128,7 @@ test_names(void **state)
 	    "awaiting_subject");
 	assert_string_equal(notify_event_names[NEV_EXTENSION_DECISION],
 	    "request.extension_decision");
-	assert_int_equal(NEV_ALL, 0x7f);
+	assert_int_equal(NEV_ALL, 0xff);
 }
 
 /* ---- codice fiscale ---- */
