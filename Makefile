@@ -185,7 +185,7 @@ e2e: deps-check $(A)/dsrd $(A)/dsrctl
 # 99 (its test fails), and its log in build/valgrind is printed. Left out:
 # tests that measure latency or memory, or that only a faked clock reaches.
 VG_E2E	 = protocol bad_input file list transitions delivery lifecycle \
-	   outage roles staff crash limits
+	   outage roles staff crash limits tasks ropa
 VG_SKIP	 = test_delivery.py::test_slow_receiver_times_out_without_stalling \
 	   test_delivery.py::test_slow_mail_server_never_stalls_the_loop \
 	   test_limits.py::test_pipelining_client_that_never_reads \
