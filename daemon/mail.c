@@ -847,6 +847,10 @@ mail_encode_header(const char *utf8, size_t first_line_used)
 	return buf_take(&b);
 }
 
+/* A byte that quoted-printable leaves as it is, unless it ends a line. */
+#define QP_PLAIN(c)	(((c) >= 0x20 && (c) <= 0x7e && (c) != '=') || \
+			    (c) == '\t')
+
 char *
 mail_qp(const char *utf8)
 {
@@ -856,9 +860,10 @@ mail_qp(const char *utf8)
 	int		 enc, last;
 
 	/*
-	 * Written straight into one allocation (this was 19 % of a mail's
-	 * CPU through buf_add a byte at a time). A byte takes at most 3
-	 * characters and a soft break before it 3 more; a LF becomes CRLF.
+	 * Written straight into one allocation, runs of plain text with one
+	 * memcpy (this was 19 % of a mail's CPU through buf_add a byte at a
+	 * time). A byte takes at most 3 characters and a soft break before
+	 * it 3 more; a LF becomes CRLF.
 	 */
 	out = o = xmalloc(6 * n + 1);
 	while (*p != '\0') {
@@ -870,6 +875,24 @@ mail_qp(const char *utf8)
 			end--;
 		col = 0;
 		for (const unsigned char *q = p; q < end; q++) {
+			/* A run of characters that go as they are (not the
+			   line's last, not at a line's start, where "." and
+			   "From " are special), copied up to the soft break. */
+			if (col > 0 && QP_PLAIN(*q)) {
+				const unsigned char *r = q;
+				size_t	room = QP_LINE_MAX - 1 - col;
+
+				while (r + 1 < end && (size_t)(r - q) < room &&
+				    QP_PLAIN(*r))
+					r++;
+				if (r > q) {
+					memcpy(o, q, (size_t)(r - q));
+					o += r - q;
+					col += (size_t)(r - q);
+					q = r - 1;
+					continue;
+				}
+			}
 			last = q + 1 == end;
 			if (*q == '=' || *q > 0x7e || (*q < 0x20 && *q != '\t'))
 				enc = 1;
