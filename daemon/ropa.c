@@ -850,8 +850,9 @@ static const char *const given_names[] = {
 /*
  * The word lists indexed by their first byte, so that looking a word up
  * costs a handful of comparisons, not one per list entry: classification
- * looks up every word of every cell. Built per call of the public
- * functions (a few microseconds), so that nothing global ever changes.
+ * looks up every word of every cell. Built once, on the first call of a
+ * public function, and never changed after: callers see constant tables
+ * (ropa.c is not meant to be called from two threads at once).
  */
 struct vocab {
 	const char *const	*w;
@@ -881,11 +882,15 @@ vocab_init(struct vocab *v, const char *const *w)
 		v->ord[pos[(unsigned char)w[c][0]]++] = (unsigned short)c;
 }
 
-static struct lex *
-lex_new(void)
+static const struct lex *
+lex_get(void)
 {
-	struct lex	*l = xmalloc(sizeof(*l));
+	static struct lex	 tab;
+	static int		 ready;
+	struct lex		*l = &tab;
 
+	if (ready)
+		return l;
 	vocab_init(&l->subjects, subject_phrases);
 	vocab_init(&l->recipients, recipient_phrases);
 	vocab_init(&l->office, office_words);
@@ -896,6 +901,7 @@ lex_new(void)
 	vocab_init(&l->function, function_words);
 	vocab_init(&l->particles, particles);
 	vocab_init(&l->given, given_names);
+	ready = 1;
 	return l;
 }
 
@@ -1813,6 +1819,46 @@ dup_free(struct dupset *d)
 	free(d->lines);
 }
 
+/*
+ * The kinds of the cells already classified, by their cleaned text: a
+ * register repeats its cells (categories, retention, processors, people)
+ * from row to row, and classify() is most of the cost of reading one.
+ * Bounded, so that a file of distinct cells costs no more than a copy of
+ * them: past the bounds cells are classified every time.
+ */
+#define KMEMO_MAX	65536		/* cells remembered */
+#define KMEMO_BYTES	(16u << 20)	/* bytes of their texts */
+
+struct kmemo {
+	char		**keys;
+	unsigned	 *kinds;
+	size_t		  cap, n, bytes;
+};
+
+/* The slot of s (with hash h): its entry, or the empty one it would take.
+   The table must have slots. */
+static size_t
+kmemo_slot(const struct kmemo *m, const char *s, uint64_t h)
+{
+	size_t	i = (size_t)(h & (m->cap - 1));
+
+	while (m->keys[i] != NULL && strcmp(m->keys[i], s) != 0)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static void
+kmemo_free(struct kmemo *m)
+{
+	size_t	i;
+
+	for (i = 0; i < m->cap; i++)
+		free(m->keys[i]);
+	free(m->keys);
+	free(m->kinds);
+	memset(m, 0, sizeof(*m));
+}
+
 struct parser {
 	struct ropa		*out;
 	struct reader		 rd;
@@ -1829,8 +1875,62 @@ struct parser {
 	struct dupset		 dups;
 	struct buf		 tmp;
 	char			*hdr[MAX_COLS];	/* folded header cells */
-	struct lex		*lex;
+	const struct lex	*lex;
+	struct kmemo		 km;
+	/* fit() of every set of kinds in every column type */
+	unsigned char		 fitc[1u << K_COUNT][CT_COUNT];
 };
+
+/* classify(), remembered by the cell's text. */
+static unsigned
+classify_cell(struct parser *p, const char *s)
+{
+	struct kmemo	*m = &p->km;
+	uint64_t	 h;
+	size_t		 i, len;
+	unsigned	 kinds;
+
+	if (m->cap == 0) {
+		m->cap = 1024;
+		m->keys = xcalloc(m->cap, sizeof(*m->keys));
+		m->kinds = xcalloc(m->cap, sizeof(*m->kinds));
+	}
+	h = fnv1a(s);
+	i = kmemo_slot(m, s, h);
+	if (m->keys[i] != NULL)
+		return m->kinds[i];
+	kinds = classify(s, &p->t, p->lex);
+	len = strlen(s);
+	if (m->n >= KMEMO_MAX || m->bytes + len > KMEMO_BYTES)
+		return kinds;
+	if ((m->n + 1) * 2 > m->cap) {
+		struct kmemo	nm = { 0 };
+
+		nm.cap = m->cap * 2;
+		nm.keys = xcalloc(nm.cap, sizeof(*nm.keys));
+		nm.kinds = xcalloc(nm.cap, sizeof(*nm.kinds));
+		for (i = 0; i < m->cap; i++) {
+			size_t	j;
+
+			if (m->keys[i] == NULL)
+				continue;
+			j = kmemo_slot(&nm, m->keys[i], fnv1a(m->keys[i]));
+			nm.keys[j] = m->keys[i];
+			nm.kinds[j] = m->kinds[i];
+		}
+		nm.n = m->n;
+		nm.bytes = m->bytes;
+		free(m->keys);
+		free(m->kinds);
+		*m = nm;
+		i = kmemo_slot(m, s, h);
+	}
+	m->keys[i] = xstrdup(s);
+	m->kinds[i] = kinds;
+	m->n++;
+	m->bytes += len + 1;
+	return kinds;
+}
 
 static void __attribute__((format(printf, 4, 5)))
 anomaly(struct ropa *r, size_t line, enum ropa_anomaly_kind kind,
@@ -2095,10 +2195,9 @@ align_row(struct parser *p, size_t m)
 	for (i = 0; i < m; i++) {
 		int	ct;
 
-		p->kinds[i] = classify(cl(p, i), &p->t, p->lex);
+		p->kinds[i] = classify_cell(p, cl(p, i));
 		for (ct = 0; ct < CT_COUNT; ct++)
-			p->cost[i * CT_COUNT + ct] = (unsigned char)fit(
-			    p->kinds[i], (enum ctype)ct);
+			p->cost[i * CT_COUNT + ct] = p->fitc[p->kinds[i]][ct];
 	}
 	D = p->dp;
 	H = p->how;
@@ -2402,7 +2501,7 @@ parser_free(struct parser *p)
 	buf_free(&p->tmp);
 	for (i = 0; i < MAX_COLS; i++)
 		free(p->hdr[i]);
-	free(p->lex);
+	kmemo_free(&p->km);
 }
 
 static void
@@ -2452,7 +2551,11 @@ ropa_parse_opts(const char *bytes, size_t len, const struct ropa_opts *opts,
 
 	memset(&p, 0, sizeof(p));
 	p.out = out;
-	p.lex = lex_new();
+	p.lex = lex_get();
+	for (i = 0; i < nitems(p.fitc); i++)
+		for (s = 0; s < CT_COUNT; s++)
+			p.fitc[i][s] = (unsigned char)fit((unsigned)i,
+			    (enum ctype)s);
 	toks_init(&p.t);
 	buf_init(&p.tmp);
 	for (i = 0; i < nitems(delims); i++) {
@@ -2599,7 +2702,7 @@ pieces(const char *s, const char *seps,
 
 struct people_ctx {
 	struct ropa_list	*out;
-	struct lex		*lex;
+	const struct lex	*lex;
 	struct toks		*known;	/* tokenised known names */
 	size_t			 nknown;
 };
@@ -2716,7 +2819,7 @@ ropa_split_people_known(const char *cell, const char *const *known,
 
 	memset(out, 0, sizeof(*out));
 	c.out = out;
-	c.lex = lex_new();
+	c.lex = lex_get();
 	c.nknown = 0;
 	c.known = NULL;
 	if (nknown > 0 && known != NULL) {
@@ -2733,7 +2836,6 @@ ropa_split_people_known(const char *cell, const char *const *known,
 	for (i = 0; i < c.nknown; i++)
 		toks_free(&c.known[i]);
 	free(c.known);
-	free(c.lex);
 	return out->n;
 }
 
@@ -2768,7 +2870,7 @@ cap_split(struct ropa_list *out, const struct toks *t, size_t a, size_t b,
 struct cat_ctx {
 	struct ropa_list	*out;
 	enum ropa_cat		 kind;
-	struct lex		*lex;
+	const struct lex	*lex;
 };
 
 static void
@@ -2826,9 +2928,8 @@ ropa_split_categories(const char *cell, enum ropa_cat kind,
 	memset(out, 0, sizeof(*out));
 	c.out = out;
 	c.kind = kind;
-	c.lex = lex_new();
+	c.lex = lex_get();
 	pieces(cell, ";,|", cat_piece, &c);
-	free(c.lex);
 	return out->n;
 }
 
@@ -2838,7 +2939,7 @@ struct proc_ctx {
 	struct ropa_list	*out;
 	struct toks		*known;
 	size_t			 nknown;
-	struct lex		*lex;
+	const struct lex	*lex;
 };
 
 /* Length of the longest known name (built in or given) at token k. */
@@ -2962,7 +3063,7 @@ ropa_split_processors(const char *cell, const char *const *known,
 
 	memset(out, 0, sizeof(*out));
 	c.out = out;
-	c.lex = lex_new();
+	c.lex = lex_get();
 	c.nknown = 0;
 	c.known = NULL;
 	if (nknown > 0 && known != NULL) {
@@ -2979,6 +3080,5 @@ ropa_split_processors(const char *cell, const char *const *known,
 	for (i = 0; i < c.nknown; i++)
 		toks_free(&c.known[i]);
 	free(c.known);
-	free(c.lex);
 	return out->n;
 }
