@@ -22,11 +22,15 @@
 #define SCHED_CAP	3600	/* seconds: notice a wall-clock jump */
 #define SCHED_RETRY	5	/* seconds after a database error */
 #define SCHED_BATCH	500	/* requests per transaction */
+/* Batches at once: while one commits, the next is read and decided, and
+   PostgreSQL runs two on two cores. SKIP LOCKED keeps them apart. */
+#define SCHED_PAR	2
 
 static struct {
 	struct event	*timer;
 	time_t		 armed_at;	/* what the timer is armed for */
-	int		 busy;		/* a query or batch in flight */
+	int		 querying;	/* the next-alert query in flight */
+	int		 batches;	/* batches in flight */
 	int		 kicked;	/* look again when it is done */
 	int		 running;
 } sched;
@@ -84,11 +88,10 @@ sched_timer_cb(evutil_socket_t fd, short what, void *arg)
 	sched_query();
 }
 
-/* The next step once an operation ended. */
+/* The next step once the next-alert query ended. */
 static void
 sched_idle(void)
 {
-	sched.busy = 0;
 	if (sched.kicked && sched.running) {
 		sched.kicked = 0;
 		sched_query();
@@ -102,9 +105,10 @@ raised_cb(int err, int raised, void *arg)
 {
 	int	full = (int)(long)arg;
 
-	sched.busy = 0;
+	sched.batches--;
 	if (err != 0) {
-		sched_arm(SCHED_RETRY);
+		if (sched.batches == 0)
+			sched_arm(SCHED_RETRY);
 		return;
 	}
 	if (raised > 0) {
@@ -113,11 +117,13 @@ raised_cb(int err, int raised, void *arg)
 	}
 	if (!sched.running)
 		return;
-	sched.kicked = 0;
 	if (full)
-		sched_batch();
-	else
+		sched_batch();		/* there may be more due */
+	else if (sched.batches == 0) {
+		/* The last batch found the rest: the next moment, afresh. */
+		sched.kicked = 0;
 		sched_query();
+	}
 }
 
 static void
@@ -131,8 +137,8 @@ batch_cb(struct store_tx *tx, int err, const struct request_row *rows, int n,
 
 	(void)arg;
 	if (err != 0) {
-		sched.busy = 0;
-		sched_arm(SCHED_RETRY);
+		if (--sched.batches == 0)
+			sched_arm(SCHED_RETRY);
 		return;
 	}
 	dl_policy_from(&app.cfg, &pol);
@@ -176,7 +182,7 @@ batch_cb(struct store_tx *tx, int err, const struct request_row *rows, int n,
 static void
 sched_batch(void)
 {
-	sched.busy = 1;
+	sched.batches++;
 	store_alert_batch(app.db, app_now(), SCHED_BATCH, batch_cb, NULL);
 }
 
@@ -186,7 +192,7 @@ next_cb(int err, time_t next, void *arg)
 	long long	now = sched_now_ms();
 
 	(void)arg;
-	sched.busy = 0;
+	sched.querying = 0;
 	if (!sched.running)
 		return;
 	if (err != 0) {
@@ -194,7 +200,9 @@ next_cb(int err, time_t next, void *arg)
 		return;
 	}
 	if (next != DL_NO_TIME && (long long)next * 1000 <= now) {
-		sched_batch();
+		sched.kicked = 0;
+		for (int i = 0; i < SCHED_PAR; i++)
+			sched_batch();
 		return;
 	}
 	if (next == DL_NO_TIME)
@@ -212,12 +220,12 @@ sched_query(void)
 {
 	if (!sched.running || !app_db_ready())
 		return;
-	if (sched.busy) {
+	if (sched.querying || sched.batches > 0) {
 		sched.kicked = 1;
 		return;
 	}
 	evtimer_del(sched.timer);
-	sched.busy = 1;
+	sched.querying = 1;
 	store_next_alert(app.db, next_cb, NULL);
 }
 
@@ -245,7 +253,7 @@ sched_kick_at(time_t when)
 {
 	if (!sched.running || when == DL_NO_TIME)
 		return;
-	if (sched.busy) {
+	if (sched.querying || sched.batches > 0) {
 		/* The query in flight may have looked before this commit. */
 		sched.kicked = 1;
 		return;
@@ -275,5 +283,5 @@ sched_free(void)
 int
 sched_busy(void)
 {
-	return sched.busy;
+	return sched.querying + sched.batches;
 }
