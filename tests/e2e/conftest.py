@@ -385,6 +385,21 @@ def workdir():
 
 
 @pytest.fixture(scope="module")
+def unix_user(request):
+    """A throwaway Unix user (no home, no login shell) for a module's tests
+    of the staff role: its name. Removed at the end of the module."""
+    name = "dsr%s%x" % (request.module.__name__[5:8], os.getpid() & 0xfffff)
+    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True)
+    yield name
+    for _ in range(20):
+        if subprocess.run(["userdel", name], capture_output=True
+                          ).returncode == 0:
+            break
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
 def dsrctl_bin(workdir):
     """dsrctl where every user may run it: the build tree may sit in a
     private directory (a clone under mktemp -d is 0700), so tests that run

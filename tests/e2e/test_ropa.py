@@ -16,7 +16,6 @@ import os
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +24,6 @@ from conftest import REPO, _env, sanitizer_errors
 
 REAL = REPO / "tests/unit/data/registro-trattamenti-val-di-non.tsv"
 REAL_LINES = REAL.read_bytes().decode("utf-8").split("\n")
-USER = "dsrro%x" % (os.getpid() & 0xfffff)
 
 # The people the real register names most, as a directory would spell them.
 DIRECTORY = ["Rossi Moreno", "Zanella Paolo", "Cavosi Fiorenzo",
@@ -564,18 +562,6 @@ def test_large_register_in_batches(dsrd, ctl, pg, tmp_path):
 
 
 # ---------------------------------------------------------------- roles
-
-@pytest.fixture(scope="module")
-def unix_user():
-    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", USER],
-                   check=True, capture_output=True)
-    yield USER
-    for _ in range(20):
-        if subprocess.run(["userdel", USER], capture_output=True
-                          ).returncode == 0:
-            break
-        time.sleep(0.2)
-
 
 def as_user(dd, bin, user, *args):
     p = subprocess.run(["runuser", "-u", user, "--", bin, "--socket",

@@ -5,13 +5,11 @@ other's, as if the others did not exist."""
 
 import os
 import subprocess
-import time
 
 import pytest
 
 from conftest import _env, sanitizer_errors
 
-USER = "dsrst%x" % (os.getpid() & 0xfffff)
 
 
 def test_staff_add_and_list(ctl, pg):
@@ -61,18 +59,6 @@ def test_staff_name_taken(ctl):
     body = ctl.entity()["code"]
     ctl.ok("staff", "add", "Rossi Moreno", "--entity", body)
     ctl.fail(["staff", "add", "Rossi Moreno", "--entity", body], 65, code=3)
-
-
-@pytest.fixture(scope="module")
-def unix_user():
-    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", USER],
-                   check=True, capture_output=True)
-    yield USER
-    for _ in range(20):
-        if subprocess.run(["userdel", USER], capture_output=True
-                          ).returncode == 0:
-            break
-        time.sleep(0.2)
 
 
 def as_user(dd, bin, user, *args):

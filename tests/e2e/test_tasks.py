@@ -10,8 +10,6 @@ database, so that these tests do not depend on the importer
 
 import os
 import pwd
-import subprocess
-import time
 
 import pytest
 
@@ -19,7 +17,6 @@ from conftest import REPO
 from helpers import RawConn, assert_rpc_error, uniq
 from servers import SmtpServer
 
-USER = "dsrtk%x" % (os.getpid() & 0xfffff)
 
 
 def rpc(dd, method, **params):
@@ -352,21 +349,10 @@ def test_tasks_mailed_to_their_assignees(daemons, pg, ctl):
         sweep_outbox(pg)
 
 
-@pytest.fixture(scope="module")
-def unix_user():
-    subprocess.run(["useradd", "-r", "-M", "-s", "/usr/sbin/nologin", USER],
-                   check=True, capture_output=True)
-    yield pwd.getpwnam(USER)
-    for _ in range(20):
-        if subprocess.run(["userdel", USER], capture_output=True
-                          ).returncode == 0:
-            break
-        time.sleep(0.2)
-
-
-def as_staff(dd, pw, method, **params):
-    """One call with the effective uid of pw for the connect (SO_PEERCRED
+def as_staff(dd, user, method, **params):
+    """One call with the effective uid of user for the connect (SO_PEERCRED
     records the credentials of connect time)."""
+    pw = pwd.getpwnam(user)
     os.setegid(pw.pw_gid)
     os.seteuid(pw.pw_uid)
     try:
@@ -381,11 +367,11 @@ def as_staff(dd, pw, method, **params):
 def test_staff_see_and_do_their_own_tasks(daemons, pg, unix_user):
     dd = daemons(uniq("stf"), overrides={
         "daemon": {"socket_mode": "0666"},
-        "access": {"staff": unix_user.pw_name}}, start=False)
+        "access": {"staff": unix_user}}, start=False)
     dd.dir.chmod(0o755)
     dd.start()
     reg = Register(pg, dd.ctl)
-    reg.staff("Rossi Moreno", "Ufficio Anagrafe", user=unix_user.pw_name)
+    reg.staff("Rossi Moreno", "Ufficio Anagrafe", user=unix_user)
     reg.staff("Bianchi Anna", "Ufficio Tributi")
     a1 = reg.activity("Anagrafe", "Ufficio Anagrafe",
                       managers=["Rossi Moreno"], subjects=["Cittadini"])
@@ -415,7 +401,7 @@ def test_staff_see_and_do_their_own_tasks(daemons, pg, unix_user):
                               id=tasks[1]["id"], note="no"), 6)
     d = as_staff(dd, unix_user, "task.done", id=acts[a1]["id"],
                  note="cancellato")["result"]
-    assert d["status"] == "done" and d["closed_by"] == unix_user.pw_name
+    assert d["status"] == "done" and d["closed_by"] == unix_user
     dd.stop()
 
 
