@@ -79,6 +79,36 @@ afail(struct afail *f, char *field, char *why)
 }
 
 /*
+ * The number of characters of s when it is plainly acceptable text: only
+ * printable ASCII and two-byte UTF-8 letters and signs (U+00A0-U+00FF),
+ * beginning and ending with a printable ASCII character other than a
+ * space; otherwise (size_t)-1. val_text() would accept such a string as
+ * it is, and it is most of a register: the full check is for the rest.
+ */
+static size_t
+plain_chars(const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s, *q = p;
+	size_t			 chars = 0;
+
+	if (*p <= 0x20 || *p >= 0x7f)
+		return (size_t)-1;
+	for (;;) {
+		if (*q >= 0x20 && *q < 0x7f)
+			q++;
+		else if ((q[0] == 0xc3 && q[1] >= 0x80 && q[1] <= 0xbf) ||
+		    (q[0] == 0xc2 && q[1] >= 0xa0 && q[1] <= 0xbf))
+			q += 2;
+		else
+			break;
+		chars++;
+	}
+	if (*q != '\0' || q[-1] == ' ' || q[-1] >= 0x80)
+		return (size_t)-1;
+	return chars;
+}
+
+/*
  * A string, trimmed and checked as text of at most max characters. Returns
  * NULL and the text in *out (empty when it is empty: *tofree, when set,
  * holds the trimmed copy to free), or why not (heap). Copies only a string
@@ -97,6 +127,10 @@ check_text(const cJSON *v, size_t max, bool multiline, const char **out,
 	if (!cJSON_IsString(v))
 		return xstrdup("must be a string");
 	s = v->valuestring;
+	if (plain_chars(s) <= max) {
+		*out = s;
+		return NULL;
+	}
 	n = strlen(s);
 	if (n > 0 && (isspace((unsigned char)s[0]) ||
 	    isspace((unsigned char)s[n - 1]))) {
@@ -165,7 +199,9 @@ check_member(const struct afield *af, const cJSON *v, size_t i,
 	char		*why, *tofree, num[32];
 	size_t		 k = 0;
 
-	buf_addf(b, "\"%s\":", af->name);
+	buf_add(b, "\"", 1);
+	buf_adds(b, af->name);
+	buf_add(b, "\":", 2);
 	if (v == NULL || cJSON_IsNull(v)) {
 		if (af->kind == AF_NAME)
 			return afail(f, xasprintf("activities[%zu].name", i),
@@ -243,15 +279,20 @@ static bool
 check_activity(const cJSON *a, size_t i, struct buf *b, struct afail *f)
 {
 	const cJSON	*m, *val[nitems(afields)] = { 0 };
-	size_t		 k;
+	size_t		 k, next = 0;
 
 	if (!cJSON_IsObject(a))
 		return afail(f, xasprintf("activities[%zu]", i),
 		    xstrdup("must be an object"));
 	cJSON_ArrayForEach(m, a) {
-		for (k = 0; k < nitems(afields); k++)
-			if (strcmp(m->string, afields[k].name) == 0)
-				break;
+		/* dsrctl sends the members in this order: one strcmp each */
+		k = next;
+		if (k >= nitems(afields) || strcmp(m->string,
+		    afields[k].name) != 0)
+			for (k = 0; k < nitems(afields); k++)
+				if (strcmp(m->string, afields[k].name) == 0)
+					break;
+		next = k + 1;
 		if (k == nitems(afields))
 			return afail(f, xasprintf("activities[%zu].%s", i,
 			    m->string), xstrdup("unknown field"));
