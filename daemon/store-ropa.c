@@ -100,19 +100,8 @@ static const char apply_sql[] =
     " ON CONFLICT (entity_id, name) DO NOTHING RETURNING id, name), "
     "o AS (SELECT id, name FROM oi UNION ALL SELECT id, name FROM offices "
     " WHERE entity_id = $1), "
-    "n AS (SELECT r.ord, r.key, r.name, r.office, o.id AS office_id, "
-    " r.purpose, r.joint_controller, coalesce(r.managers, '{}') AS "
-    " managers, coalesce(r.staff, '{}') AS authorised, "
-    " coalesce(r.processors, '{}') AS processors, "
-    " coalesce(r.independent_controllers, '{}') AS "
-    " independent_controllers, coalesce(r.software, '{}') AS software, "
-    " coalesce(r.data_categories, '{}') AS data_categories, r.retention, "
-    " coalesce(r.subject_categories, '{}') AS subject_categories, "
-    " coalesce(r.recipient_categories, '{}') AS recipient_categories, "
-    " r.cloud, r.transfers, r.processor_for_others, r.controller, "
-    " r.security_measures AS security, r.line "
-    " FROM r LEFT JOIN o ON o.name = r.office), "
-    /* every activity, of the register or of the body or both */
+    /* every activity, of the register (n, with its offices' ids: joined
+       here, not kept as a table of its own) or of the body or both */
     "j AS (SELECT n.*, a.id, n.key IS NOT NULL AS listed, a.id IS NOT "
     " NULL AS known, a.removed_at IS NOT NULL AS revived, "
     " a.source_line IS DISTINCT FROM n.line AS moved, "
@@ -133,7 +122,18 @@ static const char apply_sql[] =
     DIFF("controller", "controller") ", "
     DIFF("security", "security_measures") "]::text[], NULL) AS fields "
     " FROM (SELECT * FROM activities WHERE entity_id = $1) a "
-    " FULL JOIN n ON a.key = n.key), "
+    " FULL JOIN (SELECT r.ord, r.key, r.name, r.office, o.id AS office_id, "
+    " r.purpose, r.joint_controller, coalesce(r.managers, '{}') AS "
+    " managers, coalesce(r.staff, '{}') AS authorised, "
+    " coalesce(r.processors, '{}') AS processors, "
+    " coalesce(r.independent_controllers, '{}') AS "
+    " independent_controllers, coalesce(r.software, '{}') AS software, "
+    " coalesce(r.data_categories, '{}') AS data_categories, r.retention, "
+    " coalesce(r.subject_categories, '{}') AS subject_categories, "
+    " coalesce(r.recipient_categories, '{}') AS recipient_categories, "
+    " r.cloud, r.transfers, r.processor_for_others, r.controller, "
+    " r.security_measures AS security, r.line "
+    " FROM r LEFT JOIN o ON o.name = r.office) n ON a.key = n.key), "
     "d AS (SELECT * FROM j WHERE listed AND known), "
     /* Two activities of one key: the caller rolls back and says so (no
        insert tries the key twice meanwhile). */
@@ -170,7 +170,7 @@ static const char apply_sql[] =
     " SELECT id, name, office, line FROM d WHERE revived), "
     "changed AS (SELECT id, name, office, line, fields FROM d "
     " WHERE NOT revived AND cardinality(fields) > 0), "
-    "cnt AS (SELECT (SELECT count(*) FROM n) AS live, "
+    "cnt AS (SELECT (SELECT count(*) FROM r) AS live, "
     " (SELECT count(*) FROM added) AS na, "
     " (SELECT count(*) FROM changed) AS nc, "
     " (SELECT count(*) FROM rm) AS nr, "
@@ -202,11 +202,15 @@ static const char apply_sql[] =
 /*
  * Before the apply, in its transaction: the body locked against another
  * import (FOR NO KEY UPDATE: filing a request for it is not held up), and
- * the token checked.
+ * the token checked. The apply keeps the register several times over (its
+ * rows, the join with the body's, the insert in file order): with the
+ * default work_mem of 4 MB a register of 10,000 spilled them to temporary
+ * files, so the transaction gets more (SET LOCAL: it ends with it).
  */
 static const char check_sql[] =
     "SELECT e.id, ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM ropa_staging "
-    " s WHERE s.token = $2::uuid AND s.entity_id = e.id)) "
+    " s WHERE s.token = $2::uuid AND s.entity_id = e.id)), "
+    " set_config('work_mem', '64MB', true) "
     "FROM entities e WHERE e.code = $1 FOR NO KEY UPDATE";
 
 /*
