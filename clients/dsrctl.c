@@ -2024,7 +2024,7 @@ ctl_answer(const struct ctl *ctl, const struct buf *reply)
 /* ropa import: the register is read and split here, sent in batches. */
 
 #define ROPA_MAX_FILE		((size_t)64 * 1024 * 1024)
-#define ROPA_BATCH_ROWS		500
+#define ROPA_BATCH_ROWS		2000
 /* Room left in a message for the envelope and the source. */
 #define ROPA_BATCH_BYTES	((size_t)PROTO_MAX_MESSAGE - 16384)
 /* Files at least this large show progress on a terminal. */
