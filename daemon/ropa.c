@@ -2810,32 +2810,46 @@ people_piece(const char *s, size_t n, void *arg)
 	toks_free(&t);
 }
 
+/* The names of a directory or list, tokenised once for a cell; *n gets
+   how many (NULL names count, empty). Heap; known_toks_free. */
+static struct toks *
+known_toks(const char *const *known, size_t nknown, size_t *n)
+{
+	struct toks	*k;
+
+	*n = 0;
+	if (nknown == 0 || known == NULL)
+		return NULL;
+	k = xcalloc(nknown, sizeof(*k));
+	for (size_t i = 0; i < nknown; i++) {
+		toks_init(&k[i]);
+		if (known[i] != NULL)
+			toks_split(&k[i], known[i], strlen(known[i]));
+	}
+	*n = nknown;
+	return k;
+}
+
+static void
+known_toks_free(struct toks *k, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		toks_free(&k[i]);
+	free(k);
+}
+
 size_t
 ropa_split_people_known(const char *cell, const char *const *known,
     size_t nknown, struct ropa_list *out)
 {
 	struct people_ctx	c;
-	size_t			i;
 
 	memset(out, 0, sizeof(*out));
 	c.out = out;
 	c.lex = lex_get();
-	c.nknown = 0;
-	c.known = NULL;
-	if (nknown > 0 && known != NULL) {
-		c.known = xcalloc(nknown, sizeof(*c.known));
-		for (i = 0; i < nknown; i++) {
-			toks_init(&c.known[c.nknown]);
-			if (known[i] != NULL)
-				toks_split(&c.known[c.nknown], known[i],
-				    strlen(known[i]));
-			c.nknown++;
-		}
-	}
+	c.known = known_toks(known, nknown, &c.nknown);
 	pieces(cell, ";,/|", people_piece, &c);
-	for (i = 0; i < c.nknown; i++)
-		toks_free(&c.known[i]);
-	free(c.known);
+	known_toks_free(c.known, c.nknown);
 	return out->n;
 }
 
@@ -3059,26 +3073,12 @@ ropa_split_processors(const char *cell, const char *const *known,
     size_t nknown, struct ropa_list *out)
 {
 	struct proc_ctx	c;
-	size_t		i;
 
 	memset(out, 0, sizeof(*out));
 	c.out = out;
 	c.lex = lex_get();
-	c.nknown = 0;
-	c.known = NULL;
-	if (nknown > 0 && known != NULL) {
-		c.known = xcalloc(nknown, sizeof(*c.known));
-		for (i = 0; i < nknown; i++) {
-			toks_init(&c.known[c.nknown]);
-			if (known[i] != NULL)
-				toks_split(&c.known[c.nknown], known[i],
-				    strlen(known[i]));
-			c.nknown++;
-		}
-	}
+	c.known = known_toks(known, nknown, &c.nknown);
 	pieces(cell, ";|", proc_piece, &c);
-	for (i = 0; i < c.nknown; i++)
-		toks_free(&c.known[i]);
-	free(c.known);
+	known_toks_free(c.known, c.nknown);
 	return out->n;
 }
