@@ -81,11 +81,11 @@ mail_enabled(void)
 	return app.cfg.smtp_url != NULL && *app.cfg.smtp_url != '\0';
 }
 
+/* [smtp] password_file, read as every secret file is (config.c). */
 static void
 read_password(void)
 {
-	FILE	*f;
-	char	 line[1024];
+	char	*cause = NULL;
 
 	if (ob.password != NULL) {
 		explicit_bzero(ob.password, strlen(ob.password));
@@ -95,17 +95,12 @@ read_password(void)
 	if (app.cfg.smtp_password_file == NULL ||
 	    *app.cfg.smtp_password_file == '\0')
 		return;
-	if ((f = fopen(app.cfg.smtp_password_file, "re")) == NULL) {
-		log_error("[smtp] password_file %s: cannot read it; mail goes "
-		    "without AUTH", app.cfg.smtp_password_file);
-		return;
+	if (config_read_secret(app.cfg.smtp_password_file, 1023,
+	    &ob.password, &cause) == -1) {
+		log_error("[smtp] password_file %s: %s; mail goes without AUTH",
+		    app.cfg.smtp_password_file, cause);
+		free(cause);
 	}
-	if (fgets(line, sizeof line, f) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		ob.password = xstrdup(line);
-	}
-	explicit_bzero(line, sizeof line);
-	fclose(f);
 }
 
 /* Exponential backoff with jitter between retry_min and retry_max. */
@@ -388,9 +383,11 @@ send_mail(struct job *j)
 	mj = xcalloc(1, sizeof *mj);
 	mj->id = (long long)(uintptr_t)j;
 	mj->url = xstrdup(app.cfg.smtp_url);
-	if (*app.cfg.smtp_username != '\0') {
+	/* AUTH with a password only: without one (no password_file, or
+	   one that could not be read, logged) mail goes without AUTH. */
+	if (*app.cfg.smtp_username != '\0' && ob.password != NULL) {
 		mj->username = xstrdup(app.cfg.smtp_username);
-		mj->password = xstrdup(ob.password ? ob.password : "");
+		mj->password = xstrdup(ob.password);
 	}
 	mj->starttls = app.cfg.smtp_starttls;
 	mj->timeout = app.cfg.smtp_timeout;

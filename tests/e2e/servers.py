@@ -21,6 +21,7 @@ from email import policy
 from email.parser import BytesParser
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 
@@ -89,9 +90,14 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1:port. Messages survive stop/start (one list per
     server object); wait() finds them."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, logins=None):
+        """logins: {user: password}; then AUTH is required (over plain
+        TCP: loopback only) and self.auths records each attempt as (user,
+        password, accepted)."""
         self.port = port or free_port()
         self.url = "smtp://127.0.0.1:%d" % self.port
+        self.logins = logins
+        self.auths = []
         self.mails = []
         self._cond = threading.Condition()
         self._ctl = None
@@ -108,11 +114,23 @@ class SmtpServer:
     def start(self):
         assert self._ctl is None, "SMTP server already running"
         # decode_data=False: original_content is the bytes on the wire.
+        auth = {}
+        if self.logins is not None:
+            auth = {"authenticator": self._authenticate,
+                    "auth_required": True, "auth_require_tls": False}
         self._ctl = Controller(_Handler(self), hostname="127.0.0.1",
                                port=self.port, decode_data=False,
-                               ready_timeout=10)
+                               ready_timeout=10, **auth)
         self._ctl.start()
         return self
+
+    def _authenticate(self, server, session, envelope, mechanism, data):
+        user = data.login.decode("utf-8", "replace")
+        password = data.password.decode("utf-8", "replace")
+        ok = self.logins.get(user) == password
+        with self._cond:
+            self.auths.append((user, password, ok))
+        return AuthResult(success=ok)
 
     def stop(self):
         if self._ctl is not None:

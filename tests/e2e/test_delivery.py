@@ -105,8 +105,8 @@ class Stack:
         self.dsrds = []
         self.servers = []
 
-    def smtp(self, port=None, start=True):
-        s = SmtpServer(port)
+    def smtp(self, port=None, start=True, logins=None):
+        s = SmtpServer(port, logins)
         self.servers.append(s)
         return s.start() if start else s
 

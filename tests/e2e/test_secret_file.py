@@ -14,6 +14,7 @@ test's daemons and servers and sweeps what they left undelivered.
 
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -202,3 +203,37 @@ def test_sighup_reads_the_changed_file(stack, workdir):
     log = dd.log_text()
     for s in (first, second):
         assert s not in log and s[len("whsec_"):] not in log
+
+
+# ------------------------------------------------ [smtp] password_file
+
+@pytest.mark.parametrize("good", [True, False])
+def test_smtp_password_file(stack, tmp_path, good):  # noqa: F811
+    """[smtp] password_file (a LoadCredential= too) is read as every secret
+    file: the mail goes with AUTH and that password; a file that cannot be
+    read is logged (by its path, never a byte of it) and mail goes without
+    AUTH, which this server refuses, so nothing is delivered."""
+    password = "pw-" + uniq("smtp")
+    smtp = stack.smtp(logins={"dsrd": password}, start=False).start()
+    path = tmp_path / "smtp-password"
+    if good:
+        write_secret(path, password)
+    ov = {"notify": {"templates": str(delivery.TEMPLATES),
+                     "retry_min": "1s", "retry_max": "2s"},
+          "smtp": {"url": smtp.url, "from": delivery.FROM,
+                   "username": "dsrd", "password_file": str(path)},
+          "dpo": {"email": delivery.DPO}}
+    dd = stack._daemons(uniq("pw"), overrides=ov)
+    stack.dsrds.append(dd)
+    code = dd.ctl.entity()["code"]
+    rid = dd.ctl.file(code)["id"]
+    if good:
+        smtp.wait(lambda m: "n. %d " % rid in str(m.msg["Subject"]),
+                  timeout=15, what="the mail sent with AUTH")
+        assert ("dsrd", password, True) in smtp.auths
+    else:
+        wait_until(lambda: "password_file" in dd.log_text(), 10,
+                   what="the unreadable password file logged")
+        time.sleep(2)
+        assert smtp.mails == [] and not any(a[2] for a in smtp.auths)
+    assert password not in dd.log_text()
