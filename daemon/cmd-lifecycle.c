@@ -143,9 +143,7 @@ gate_done(int err, int n, const char *ids, void *arg)
 		store_tx_continue(t->tx, E_NOT_ALLOWED, msg);
 		return;
 	}
-	store_tx_continue(t->tx, err, err == 0 ? NULL :
-	    err == E_UNAVAILABLE ? "database unavailable" :
-	    "internal error (logged)");
+	store_tx_continue(t->tx, err, store_err_msg(err));
 }
 
 /* Complete: only when every task is done or waived. */
@@ -169,9 +167,7 @@ moot_done(int err, int n, const char *ids, void *arg)
 	if (err == 0 && n > 0)
 		log_info("request %lld: %d open tasks waived (%s)", t->id, n,
 		    lc_action_names[t->action]);
-	store_tx_continue(t->tx, err, err == 0 ? NULL :
-	    err == E_UNAVAILABLE ? "database unavailable" :
-	    "internal error (logged)");
+	store_tx_continue(t->tx, err, store_err_msg(err));
 }
 
 /* Reject, withdraw: the open tasks of the request are moot. */
@@ -212,8 +208,7 @@ tr_locked_cb(struct store_tx *tx, int err, const struct request_row *r,
 			cmd_fail(t->cmd, E_NOT_FOUND, "no such request: %lld",
 			    t->id);
 		else
-			cmd_fail(t->cmd, err, "%s", err == E_UNAVAILABLE ?
-			    "database unavailable" : "internal error (logged)");
+			cmd_fail(t->cmd, err, "%s", store_err_msg(err));
 		tr_free(t);
 		return;
 	}

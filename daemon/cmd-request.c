@@ -119,8 +119,7 @@ file_entity_cb(int err, const struct entity_ref *e, void *arg)
 		return;
 	}
 	if (err != 0) {
-		cmd_fail(cmd, err, "%s", err == E_UNAVAILABLE ?
-		    "database unavailable" : "internal error (logged)");
+		cmd_fail(cmd, err, "%s", store_err_msg(err));
 		file_free(fs);
 		return;
 	}
@@ -140,8 +139,7 @@ file_cats_cb(int err, const char *bad, const char *known, void *arg)
 	struct file_state	*fs = arg;
 
 	if (err != 0)
-		cmd_fail(fs->cmd, err, "%s", err == E_UNAVAILABLE ?
-		    "database unavailable" : "internal error (logged)");
+		cmd_fail(fs->cmd, err, "%s", store_err_msg(err));
 	else if (bad != NULL)
 		cmd_fail_field(fs->cmd, "subject_categories", "not in this "
 		    "body's register of processing activities: %s (the "

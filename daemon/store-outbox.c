@@ -311,8 +311,7 @@ retry_cb(const struct db_res *res, void *arg)
 
 	if (!res->ok) {
 		out.err = store_db_err(res, "outbox retry");
-		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
-		    "internal error (logged)";
+		out.msg = store_err_msg(out.err);
 	} else if (db_ntuples(res) == 0) {
 		out.err = E_NOT_FOUND;
 		out.msg = "no such outbox row";

@@ -278,8 +278,7 @@ stage_cb(const struct db_res *res, void *arg)
 
 	if (!res->ok) {
 		err = store_db_err(res, "ropa.import");
-		finish(q->cb, q->arg, err, err == E_UNAVAILABLE ?
-		    "database unavailable" : "internal error (logged)", NULL);
+		finish(q->cb, q->arg, err, store_err_msg(err), NULL);
 	} else if (strcmp(db_value(res, 0, 0), "t") != 0)
 		finish(q->cb, q->arg, E_NOT_FOUND, "entity: no such body",
 		    NULL);
@@ -346,8 +345,7 @@ apply_failed_sql(struct apply *ap, const struct db_res *res)
 {
 	int	err = store_db_err(res, "ropa.import");
 
-	apply_fail(ap, err, err == E_UNAVAILABLE ? "database unavailable" :
-	    "internal error (logged)");
+	apply_fail(ap, err, store_err_msg(err));
 }
 
 static void
@@ -546,8 +544,7 @@ json_text_cb(const struct db_res *res, void *arg, const char *what,
 
 	if (!res->ok) {
 		err = store_db_err(res, what);
-		finish(q->cb, q->arg, err, err == E_UNAVAILABLE ?
-		    "database unavailable" : "internal error (logged)", NULL);
+		finish(q->cb, q->arg, err, store_err_msg(err), NULL);
 	} else if (db_ntuples(res) == 0 ||
 	    (col > 0 && strcmp(db_value(res, 0, 0), "t") != 0))
 		finish(q->cb, q->arg, E_NOT_FOUND, col > 0 ?

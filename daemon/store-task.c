@@ -129,8 +129,7 @@ route_fail(struct route *q, const struct db_res *res, const char *what)
 {
 	int	err = store_db_err(res, what);
 
-	q->cb(err, err == E_UNAVAILABLE ? "database unavailable" :
-	    "internal error (logged)", NULL, q->arg);
+	q->cb(err, store_err_msg(err), NULL, q->arg);
 	free(q);
 }
 
@@ -256,8 +255,7 @@ tq_failed(struct tq *q, const struct db_res *res, const char *what)
 	if (res->ok)
 		return 0;
 	err = store_db_err(res, what);
-	tq_done(q, err, err == E_UNAVAILABLE ? "database unavailable" :
-	    "internal error (logged)", NULL);
+	tq_done(q, err, store_err_msg(err), NULL);
 	return 1;
 }
 

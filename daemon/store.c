@@ -957,6 +957,15 @@ store_tx_abort(struct store_tx *tx)
 	tx_free(tx);
 }
 
+const char *
+store_err_msg(int err)
+{
+	if (err == 0)
+		return NULL;
+	return err == E_UNAVAILABLE ? "database unavailable" :
+	    "internal error (logged)";
+}
+
 int
 store_db_err(const struct db_res *res, const char *what)
 {
@@ -1059,8 +1068,7 @@ apply_commit_cb(const struct db_res *res, void *arg)
 		/* After a failed COMMIT the change may or may not be there:
 		   the client is told "unavailable", never "done". */
 		out.err = store_db_err(res, "COMMIT");
-		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
-		    "internal error (logged)";
+		out.msg = store_err_msg(out.err);
 	} else {
 		out.json = tx->json;
 		tx->json = NULL;
@@ -1077,8 +1085,7 @@ apply_cb(const struct db_res *res, void *arg)
 
 	if (!res->ok || db_ntuples(res) != 1) {
 		out.err = res->ok ? E_INTERNAL : store_db_err(res, "request update");
-		out.msg = out.err == E_UNAVAILABLE ? "database unavailable" :
-		    "internal error (logged)";
+		out.msg = store_err_msg(out.err);
 		tx->cb(&out, tx->arg);
 		store_tx_abort(tx);
 		return;

@@ -232,6 +232,9 @@ extern bool	store_pause_on_await;
    gone, else E_INTERNAL after logging the SQL error (never its values). */
 struct db_res;
 int	store_db_err(const struct db_res *, const char *what);
+/* What the client is told of such a code: "database unavailable",
+   "internal error (logged)"; NULL for 0. */
+const char	*store_err_msg(int err);
 
 /* RFC 3339 UTC of an instant, into out (21 bytes). */
 void	store_format_instant(time_t, char out[21]);
