@@ -34,6 +34,8 @@
 #define DB_CONNECT_TIMEOUT_MS	10000
 #define DB_BACKOFF_MIN_MS	100
 #define DB_BACKOFF_MAX_MS	5000
+/* Named statements a connection keeps prepared (db_query_named). */
+#define DB_MAX_PREPARED		32
 
 static const char db_unavailable_msg[] = "database unavailable";
 
@@ -57,6 +59,10 @@ struct db_item {
 	void			*arg;
 	struct db_txn		*txn;	/* BEGIN and COMMIT */
 	int			 up;	/* ITEM_STATE */
+	/* db_query_named: the statement's name, and where it stands. */
+	const char		*name;
+	int			 preparing;	/* PQsendPrepare in flight */
+	int			 retried;	/* sent again, unnamed */
 	/* A deferred failure that is not "unavailable" (send refused). */
 	char			*error;
 	struct db_item		*next;
@@ -94,6 +100,11 @@ struct db_conn {
 	/* That transaction; NULL once rolled back or committed. */
 	struct db_txn		*txn;
 	struct db_fifo		 txq;		/* its work */
+	/* Statements prepared on this session (db_query_named); none once
+	   one went missing under us (a pooler, DISCARD ALL). */
+	const char		*prepared[DB_MAX_PREPARED];
+	int			 nprepared;
+	int			 no_prepare;
 };
 
 struct db_txn {
@@ -477,6 +488,8 @@ conn_connected(struct db_conn *c)
 		return;
 	}
 	c->state = CONN_UP;
+	c->nprepared = 0;	/* a new session has none */
+	c->no_prepare = 0;
 	c->backoff_ms = DB_BACKOFF_MIN_MS;
 	c->failing = 0;
 	log_info("db: connection %d up (server %d, backend %d)", c->id,
@@ -603,6 +616,15 @@ conn_lost(struct db_conn *c, const char *why)
 	}
 }
 
+static int
+conn_prepared(const struct db_conn *c, const char *name)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		if (c->prepared[i] == name)
+			return 1;
+	return 0;
+}
+
 /* Sends one item; failures are deferred (we may be inside db_query). */
 static void
 conn_send(struct db_conn *c, struct db_item *it)
@@ -617,7 +639,17 @@ conn_send(struct db_conn *c, struct db_item *it)
 	}
 	if (it->nparams < 0)
 		ok = PQsendQuery(c->pg, it->sql);
-	else
+	else if (it->name != NULL && !c->no_prepare &&
+	    conn_prepared(c, it->name))
+		ok = PQsendQueryPrepared(c->pg, it->name, it->nparams,
+		    (const char *const *)it->params, NULL, NULL, 0);
+	else if (it->name != NULL && !c->no_prepare &&
+	    c->nprepared < DB_MAX_PREPARED) {
+		/* Prepared first; conn_results then sends the execution. */
+		it->preparing = 1;
+		ok = PQsendPrepare(c->pg, it->name, it->sql, it->nparams,
+		    NULL);
+	} else
 		ok = PQsendQueryParams(c->pg, it->sql, it->nparams, NULL,
 		    (const char *const *)it->params, NULL, NULL, 0);
 	if (!ok) {
@@ -742,6 +774,37 @@ conn_results(struct db_conn *c)
 	r = c->res;
 	c->cur = NULL;
 	c->res = NULL;
+
+	/*
+	 * A named statement: its PREPARE answered (or it was there already,
+	 * 42P05: a pooler handed us a session that has it), so send its
+	 * execution now; or its execution found it gone (26000: a pooler, a
+	 * DISCARD ALL), so this connection stops naming statements and the
+	 * item runs once more, unnamed. Nothing ran twice: a statement that
+	 * does not exist executed nothing.
+	 */
+	if (it->preparing) {
+		const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+		it->preparing = 0;
+		if (!res_failed(r) || (st != NULL && strcmp(st, "42P05") == 0)) {
+			c->prepared[c->nprepared++] = it->name;
+			PQclear(r);
+			conn_send(c, it);
+			return;
+		}
+	} else if (it->name != NULL && !it->retried && res_failed(r) &&
+	    PQresultErrorField(r, PG_DIAG_SQLSTATE) != NULL &&
+	    strcmp(PQresultErrorField(r, PG_DIAG_SQLSTATE), "26000") == 0) {
+		log_warn("db: connection %d: a prepared statement went missing "
+		    "(a connection pooler?): statements are sent unprepared "
+		    "on it from now on", c->id);
+		c->no_prepare = 1;
+		it->retried = 1;
+		PQclear(r);
+		conn_send(c, it);
+		return;
+	}
 
 	if (!res_failed(r)) {
 		res.ok = 1;
@@ -951,6 +1014,24 @@ db_query(struct db *db, const char *sql, int nparams,
 	it->cb = cb;
 	it->arg = arg;
 	/* Nothing up: fail now rather than queue behind a dead server. */
+	if (db->nlive == 0 || db->closing) {
+		defer_item(db, it);
+		return;
+	}
+	fifo_push(&db->queue, it);
+	db_kick(db);
+}
+
+void
+db_query_named(struct db *db, const char *name, const char *sql,
+    int nparams, const char *const *params, db_cb *cb, void *arg)
+{
+	struct db_item	*it;
+
+	it = item_new(db, ITEM_QUERY, sql, nparams, params);
+	it->name = name;
+	it->cb = cb;
+	it->arg = arg;
 	if (db->nlive == 0 || db->closing) {
 		defer_item(db, it);
 		return;

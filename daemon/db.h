@@ -59,6 +59,19 @@ void		 db_query(struct db *, const char *sql, int nparams,
 		    const char *const *params, db_cb *, void *arg);
 
 /*
+ * db_query for a hot statement: prepared once on each connection, the
+ * first time it runs there, and only executed after that, so PostgreSQL
+ * plans it once per session instead of on every call. name must live as
+ * long as the db (a string literal) and always name the same sql. On a
+ * connection where a prepared statement goes missing (a pooler in
+ * between, DISCARD ALL) the statement runs once more, unprepared, and that
+ * connection prepares nothing more.
+ */
+void		 db_query_named(struct db *, const char *name, const char *sql,
+		    int nparams, const char *const *params, db_cb *,
+		    void *arg);
+
+/*
  * A transaction pinned to one connection: BEGIN is sent and cb gets the
  * handle. The owner then sends statements one at a time (the next from the
  * previous one's callback) and ends it with exactly one db_txn_commit or

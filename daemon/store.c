@@ -683,8 +683,9 @@ request_file_cb(const struct db_res *res, void *arg)
 		 * see the row. Once more and it will.
 		 */
 		if (sq->retries++ < 3) {
-			db_query(sq->db, sq->sql, sq->nparams,
-			    (const char *const *)sq->params, request_file_cb, sq);
+			db_query_named(sq->db, "dsrd_file", sq->sql,
+			    sq->nparams, (const char *const *)sq->params,
+			    request_file_cb, sq);
 			return;
 		}
 		sq_done(sq, E_INTERNAL, "internal error (logged)", NULL);
@@ -736,8 +737,8 @@ store_request_file(struct db *db, const struct request_in *in,
 	P(17, in->notify.webhooks);
 	P(18, in->subject_categories);
 #undef P
-	db_query(db, sq->sql, sq->nparams, (const char *const *)sq->params,
-	    request_file_cb, sq);
+	db_query_named(db, "dsrd_file", sq->sql, sq->nparams,
+	    (const char *const *)sq->params, request_file_cb, sq);
 }
 
 static void
@@ -775,7 +776,7 @@ store_request_show(struct db *db, long long id, const char *scope, int today,
 	const char	*p[2] = { ids, scope };
 
 	snprintf(ids, sizeof ids, "%lld", id);
-	db_query(db, "SELECT " REQ_COLS ", " HISTORY_SQL ", "
+	db_query_named(db, "dsrd_show", "SELECT " REQ_COLS ", " HISTORY_SQL ", "
 	    TASKS_OF_REQUEST_SQL ", " RECIPIENTS_INFORMED_SQL " "
 	    "FROM requests r JOIN entities e ON e.id = r.entity_id "
 	    "WHERE r.id = $1 AND " SCOPE("$2"), 2, p, request_show_cb,

@@ -460,6 +460,105 @@ test_jit_off(void **state)
 	free(saved);
 }
 
+/* Runs a named statement (db_query_named) and waits for it. */
+static void
+run_named(struct env *e, struct qr *q, const char *name, const char *sql,
+    int nparams, const char *const *params)
+{
+	qr_reset(q);
+	db_query_named(e->db, name, sql, nparams, params, qr_cb, q);
+	assert_int_equal(q->calls, 0);
+	WAIT_FOR(e, q->calls > 0, WAIT_MS);
+	assert_int_equal(q->calls, 1);
+}
+
+static long
+prepared_count(struct env *e)
+{
+	struct qr	 q = { 0 };
+	long		 n;
+
+	run_query(e, &q, "SELECT count(*) FROM pg_prepared_statements", 0,
+	    NULL);
+	assert_true(q.ok);
+	n = atol(q.vals[0]);
+	qr_reset(&q);
+	return n;
+}
+
+/*
+ * A named statement is prepared once on a connection and executed after
+ * that; its parameters and errors are those of db_query. When the session
+ * loses it (DISCARD ALL, as a pooler does), the call still answers, run
+ * once more unprepared, and that connection stops preparing.
+ */
+static void
+test_named(void **state)
+{
+	static const char sql[] = "SELECT $1::int + 1, $2::text";
+	struct env	 e;
+	struct qr	 q = { 0 };
+	const char	*p[2] = { "41", NULL };
+
+	(void)state;
+	env_open(&e, 1);
+	assert_int_equal(prepared_count(&e), 0);
+	for (int i = 0; i < 3; i++) {
+		run_named(&e, &q, "t_add", sql, 2, p);
+		assert_true(q.ok);
+		assert_string_equal(q.vals[0], "42");
+		assert_null(q.vals[1]);
+		assert_int_equal(prepared_count(&e), 1);
+	}
+	/* A second name, and a statement that fails when it runs. */
+	run_named(&e, &q, "t_div", "SELECT 1 / $1::int", 1,
+	    (const char *[]){ "0" });
+	assert_false(q.ok);
+	assert_string_equal(q.sqlstate, "22012");
+	assert_int_equal(prepared_count(&e), 2);
+	/* One that cannot be prepared: its error, nothing kept. */
+	run_named(&e, &q, "t_bad", "SELEC 1", 0, NULL);
+	assert_false(q.ok);
+	assert_string_equal(q.sqlstate, "42601");
+	assert_int_equal(prepared_count(&e), 2);
+	/* The session forgets them: the call is answered all the same. */
+	run_query(&e, &q, "DISCARD ALL", 0, NULL);
+	assert_true(q.ok);
+	p[0] = "1";
+	run_named(&e, &q, "t_add", sql, 2, p);
+	assert_true(q.ok);
+	assert_string_equal(q.vals[0], "2");
+	run_named(&e, &q, "t_add", sql, 2, p);
+	assert_true(q.ok);
+	assert_int_equal(prepared_count(&e), 0);
+	qr_reset(&q);
+	env_close(&e, 1);
+}
+
+/* After a reconnect the new session prepares its statements again. */
+static void
+test_named_reconnect(void **state)
+{
+	static const char sql[] = "SELECT $1::int * 2";
+	struct env	 e;
+	struct qr	 q = { 0 };
+	const char	*p[1] = { "21" };
+
+	(void)state;
+	env_open(&e, 1);
+	run_named(&e, &q, "t_mul", sql, 1, p);
+	assert_true(q.ok);
+	terminate(&e, backend_pid(&e));
+	WAIT_FOR(&e, e.ups >= 2 && e.up, WAIT_MS);
+	assert_true(e.up);
+	run_named(&e, &q, "t_mul", sql, 1, p);
+	assert_true(q.ok);
+	assert_string_equal(q.vals[0], "42");
+	assert_int_equal(prepared_count(&e), 1);
+	qr_reset(&q);
+	env_close(&e, 1);
+}
+
 static void
 test_sql_errors(void **state)
 {
@@ -1044,6 +1143,8 @@ main(void)
 		cmocka_unit_test(test_params_and_nulls),
 		cmocka_unit_test(test_db_value),
 		cmocka_unit_test(test_jit_off),
+		cmocka_unit_test(test_named),
+		cmocka_unit_test(test_named_reconnect),
 		cmocka_unit_test(test_sql_errors),
 		cmocka_unit_test(test_multi_statement),
 		cmocka_unit_test(test_large),
