@@ -1,5 +1,5 @@
 -- bench/pgbench-file.sql: the statement dsrd sends to file a request
--- (request_file_sql, daemon/store.c), for pgbench -M extended. Written by
+-- (request_file_sql, daemon/store.c), for pgbench -M prepared. Written by
 -- bench/run, which checks it against store.c at every run. Parameters are
 -- renumbered in order of appearance, and the colons of to_char's formats are
 -- written \x3a: pgbench would take them for variables. The values that
