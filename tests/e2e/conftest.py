@@ -384,6 +384,18 @@ def workdir():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def as_user(dd, bin, user, *args):
+    """dsrctl --json run as another Unix user (bin: the dsrctl_bin copy);
+    (exit code, the JSON document)."""
+    p = subprocess.run(["runuser", "-u", user, "--", bin, "--socket",
+                        str(dd.socket), "--json"] + [str(a) for a in args],
+                       capture_output=True, timeout=60, env=_env())
+    err = p.stderr.decode("utf-8", "replace")
+    assert not sanitizer_errors(err), err
+    assert p.stdout, "dsrctl as %s printed nothing: %s" % (user, err)
+    return p.returncode, jsonlib.loads(p.stdout.decode())
+
+
 @pytest.fixture(scope="module")
 def unix_user(request):
     """A throwaway Unix user (no home, no login shell) for a module's tests

@@ -5,6 +5,7 @@ Nothing here starts a process or touches the database: that is conftest.py's
 job, so these helpers can never leave anything running behind a test.
 """
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -219,3 +220,17 @@ def assert_rpc_error(resp, code, field=None, id=None):
         assert isinstance(data, dict) and data.get("field") == field, \
             "data.field is not %r: %r" % (field, resp)
     return err
+
+
+@contextlib.contextmanager
+def euid(pw):
+    """Root takes pw's effective uid and gid for a moment: a socket
+    connect()ed inside is that user's (SO_PEERCRED records the credentials
+    of connect time)."""
+    os.setegid(pw.pw_gid)
+    os.seteuid(pw.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)

@@ -11,7 +11,6 @@ effective uid switched for the connect() alone: SO_PEERCRED records the
 credentials of connect() time.
 """
 
-import contextlib
 import json
 import os
 import pwd
@@ -22,7 +21,7 @@ import pytest
 
 import helpers
 from conftest import _env, sanitizer_errors
-from helpers import RawConn, assert_rpc_error
+from helpers import RawConn, assert_rpc_error, euid
 
 MIB = 1024 * 1024
 
@@ -35,17 +34,6 @@ def nobody():
     if os.geteuid() != 0:
         pytest.skip("needs root to connect as another user")
     return pw
-
-
-@contextlib.contextmanager
-def euid(pw):
-    os.setegid(pw.pw_gid)
-    os.seteuid(pw.pw_uid)
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
 
 
 def connect_as(path, pw=None, timeout=10.0):

@@ -13,14 +13,13 @@ import io
 import re
 import json
 import os
-import subprocess
 import time
 import uuid
 
 import pytest
 
 import helpers
-from conftest import REPO, _env, sanitizer_errors
+from conftest import REPO, as_user
 
 REAL = REPO / "tests/unit/data/registro-trattamenti-val-di-non.tsv"
 REAL_LINES = REAL.read_bytes().decode("utf-8").split("\n")
@@ -563,16 +562,6 @@ def test_large_register_in_batches(dsrd, ctl, pg, tmp_path):
 
 
 # ---------------------------------------------------------------- roles
-
-def as_user(dd, bin, user, *args):
-    p = subprocess.run(["runuser", "-u", user, "--", bin, "--socket",
-                        str(dd.socket), "--json"] + [str(a) for a in args],
-                       capture_output=True, timeout=60, env=_env())
-    err = p.stderr.decode("utf-8", "replace")
-    assert not sanitizer_errors(err), err
-    assert p.stdout, "dsrctl as %s printed nothing: %s" % (user, err)
-    return p.returncode, json.loads(p.stdout.decode())
-
 
 def test_staff_sees_its_own_body_only(daemons, unix_user, dsrctl_bin,
                                       workdir):

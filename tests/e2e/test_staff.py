@@ -4,11 +4,10 @@ a Unix user named in a body's directory sees that body's requests and no
 other's, as if the others did not exist."""
 
 import os
-import subprocess
 
 import pytest
 
-from conftest import _env, sanitizer_errors
+from conftest import as_user
 
 
 
@@ -59,17 +58,6 @@ def test_staff_name_taken(ctl):
     body = ctl.entity()["code"]
     ctl.ok("staff", "add", "Rossi Moreno", "--entity", body)
     ctl.fail(["staff", "add", "Rossi Moreno", "--entity", body], 65, code=3)
-
-
-def as_user(dd, bin, user, *args):
-    p = subprocess.run(["runuser", "-u", user, "--", bin, "--socket",
-                        str(dd.socket), "--json"] + [str(a) for a in args],
-                       capture_output=True, timeout=30, env=_env())
-    err = p.stderr.decode("utf-8", "replace")
-    assert not sanitizer_errors(err), err
-    assert p.stdout, "dsrctl as %s printed nothing: %s" % (user, err)
-    import json
-    return p.returncode, json.loads(p.stdout.decode())
 
 
 def test_staff_role_sees_its_own_body_only(daemons, unix_user, dsrctl_bin):

@@ -8,13 +8,12 @@ database, so that these tests do not depend on the importer
 (tests/e2e/test_ropa.py covers the importer and the real register).
 """
 
-import os
 import pwd
 
 import pytest
 
 from conftest import REPO
-from helpers import RawConn, assert_rpc_error, uniq
+from helpers import RawConn, assert_rpc_error, euid, uniq
 from servers import SmtpServer
 
 
@@ -352,14 +351,8 @@ def test_tasks_mailed_to_their_assignees(daemons, pg, ctl):
 def as_staff(dd, user, method, **params):
     """One call with the effective uid of user for the connect (SO_PEERCRED
     records the credentials of connect time)."""
-    pw = pwd.getpwnam(user)
-    os.setegid(pw.pw_gid)
-    os.seteuid(pw.pw_uid)
-    try:
+    with euid(pwd.getpwnam(user)):
         c = RawConn(str(dd.socket))
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
     with c:
         return c.call(method, params)
 
