@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,56 +253,164 @@ static const struct cal_rule cal_rules[] = {
 	{ CAL_EASTER, 60, 1949, 1976, "Corpus Domini" },
 };
 
-const char *
-cal_national_holiday(int dayno)
+/*
+ * The rules above as they fall in one year: a bit per day of the year and,
+ * for the names, the days in the order of the rules (the first rule to name
+ * a day wins, as when two feasts fall together: Easter Monday on 25 April
+ * is the Liberation). Looking a day up is then a bit test; the rules and
+ * Easter are worked out once per year rather than once per day asked.
+ */
+struct cal_year {
+	int		 year;
+	int		 jan1;		/* day number of 1 January */
+	int		 ndays;		/* 365 or 366; 0: an empty slot */
+	int		 n;
+	uint64_t	 bits[6];	/* 366 days */
+	struct {
+		short	 doy;		/* day of the year, 0-based */
+		short	 rule;		/* index in cal_rules */
+	}		 hol[nitems(cal_rules)];
+};
+
+/*
+ * A few years per thread, so that a period running into January or back
+ * into December does not refill; cal_year_last is the slot of the last
+ * day asked, whose range is tested before working out the day's year. Per
+ * thread rather than shared, so that no lock is needed and no thread can
+ * see another's slot half written (today only the event loop's thread
+ * calls the calendar; the mailer's never does). A slot's contents depend
+ * on nothing but its year: a cache, never a state of the program.
+ */
+#define CAL_YEAR_SLOTS	4
+
+static _Thread_local struct cal_year	 cal_years[CAL_YEAR_SLOTS];
+static _Thread_local struct cal_year	*cal_year_last;
+
+static void
+cal_year_fill(struct cal_year *c, int y)
 {
 	const struct cal_rule	*r;
-	int			 y, m, d, easter = 0, have_easter = 0;
+	int			 day, doy, easter = 0, have_easter = 0;
 	size_t			 i;
 
-	cal_to_ymd(dayno, &y, &m, &d);
+	memset(c, 0, sizeof *c);
+	c->year = y;
+	c->jan1 = cal_from_ymd(y, 1, 1);
+	c->ndays = cal_is_leap(y) ? 366 : 365;
 	for (i = 0; i < nitems(cal_rules); i++) {
 		r = &cal_rules[i];
 		if (y < r->first_year || y > r->last_year)
 			continue;
-		if (r->month != CAL_EASTER) {
-			if (r->month == m && r->day == d)
-				return r->name;
+		if (r->month != CAL_EASTER)
+			day = cal_from_ymd(y, r->month, r->day);
+		else {
+			if (!have_easter) {
+				easter = cal_easter(y);
+				have_easter = 1;
+			}
+			day = easter + r->day;
+		}
+		/* A feast pushed into another year is not this year's. */
+		if (day < c->jan1 || day - c->jan1 >= c->ndays)
 			continue;
-		}
-		if (!have_easter) {
-			easter = cal_easter(y);
-			have_easter = 1;
-		}
-		if (easter + r->day == dayno)
-			return r->name;
+		doy = day - c->jan1;
+		if (c->bits[doy / 64] & (UINT64_C(1) << (doy % 64)))
+			continue;
+		c->bits[doy / 64] |= UINT64_C(1) << (doy % 64);
+		c->hol[c->n].doy = (short)doy;
+		c->hol[c->n].rule = (short)i;
+		c->n++;
 	}
+}
+
+/* The table of the year of a day, filling its slot if need be. */
+static const struct cal_year *
+cal_year_of(int dayno)
+{
+	struct cal_year	*c = cal_year_last;
+	int		 y, m, d;
+
+	/* Unsigned: a day far from the slot's year wraps, never overflows. */
+	if (c != NULL && (unsigned)dayno - (unsigned)c->jan1 <
+	    (unsigned)c->ndays)
+		return c;
+	cal_to_ymd(dayno, &y, &m, &d);
+	c = &cal_years[(unsigned)y % CAL_YEAR_SLOTS];
+	if (c->ndays == 0 || c->year != y)
+		cal_year_fill(c, y);
+	cal_year_last = c;
+	return c;
+}
+
+static int
+cal_year_has(const struct cal_year *c, int doy)
+{
+	return (c->bits[doy / 64] >> (doy % 64)) & 1;
+}
+
+const char *
+cal_national_holiday(int dayno)
+{
+	const struct cal_year	*c = cal_year_of(dayno);
+	int			 doy = dayno - c->jan1, i;
+
+	if (!cal_year_has(c, doy))
+		return NULL;
+	for (i = 0; i < c->n; i++)
+		if (c->hol[i].doy == doy)
+			return cal_rules[c->hol[i].rule].name;
 	return NULL;
+}
+
+/* Days of the year before each month, in a common and in a leap year. */
+static const short cal_cum_days[2][13] = {
+	{ 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365 },
+	{ 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366 },
+};
+
+/* Whether one of the local days is day doy of year c; an MM-DD that the
+   year lacks (02-29 of a common year, or garbage) is no day. */
+static int
+cal_local_on(const struct cal_year *c, int doy, const struct cal_local *local)
+{
+	const short	*cum = cal_cum_days[c->ndays == 366];
+	int		 i, m, d;
+
+	for (i = 0; i < local->n && i < CAL_MAX_LOCAL; i++) {
+		m = local->mmdd[i] / 100;
+		d = local->mmdd[i] % 100;
+		if (m < 1 || m > 12 || d < 1 || d > cum[m] - cum[m - 1])
+			continue;
+		if (cum[m - 1] + d - 1 == doy)
+			return 1;
+	}
+	return 0;
 }
 
 int
 cal_is_local_holiday(int dayno, const struct cal_local *local)
 {
-	int	y, m, d, mmdd, i;
+	const struct cal_year	*c;
 
-	if (local == NULL)
+	if (local == NULL || local->n <= 0)
 		return 0;
-	cal_to_ymd(dayno, &y, &m, &d);
-	mmdd = m * 100 + d;
-	for (i = 0; i < local->n && i < CAL_MAX_LOCAL; i++)
-		if (local->mmdd[i] == mmdd)
-			return 1;
-	return 0;
+	c = cal_year_of(dayno);
+	return cal_local_on(c, dayno - c->jan1, local);
 }
 
 int
 cal_is_working_day(int dayno, const struct cal_local *local)
 {
+	const struct cal_year	*c;
+	int			 doy;
+
 	if (cal_weekday(dayno) >= 6)
 		return 0;
-	if (cal_national_holiday(dayno) != NULL)
+	c = cal_year_of(dayno);
+	doy = dayno - c->jan1;
+	if (cal_year_has(c, doy))
 		return 0;
-	return !cal_is_local_holiday(dayno, local);
+	return local == NULL || local->n <= 0 || !cal_local_on(c, doy, local);
 }
 
 int

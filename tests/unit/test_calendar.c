@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -678,6 +679,238 @@ test_local_holidays(void **state)
 	}
 }
 
+/* --- the per-year table against a day-by-day model ---------------------- */
+
+/*
+ * calendar.c works each year's holidays out once and keeps a few years per
+ * thread. The model below is the rule-by-rule computation it replaced, on
+ * every day asked, with its own copy of the table (the law, restated): any
+ * day on which the two differ is a bug of the table or of the cache (a slot
+ * kept for the wrong year, a day off at a year's edge, a leap year, the
+ * first rule of two on one day).
+ */
+static const struct {
+	int		 month;		/* 0: offset from Easter Sunday */
+	int		 day;
+	int		 first, last;
+	const char	*name;
+} model_rules[] = {
+	{ 1, 1, 1949, 9999, "Capodanno" },
+	{ 1, 6, 1949, 1977, "Epifania" },
+	{ 1, 6, 1986, 9999, "Epifania" },
+	{ 3, 17, 2011, 2011, "Anniversario dell'Unità d'Italia" },
+	{ 3, 19, 1949, 1976, "San Giuseppe" },
+	{ 4, 25, 1949, 9999, "Festa della Liberazione" },
+	{ 5, 1, 1949, 9999, "Festa del Lavoro" },
+	{ 6, 2, 1947, 1976, "Festa della Repubblica" },
+	{ 6, 2, 1986, 1986, "Festa della Repubblica" },
+	{ 6, 2, 2001, 9999, "Festa della Repubblica" },
+	{ 6, 29, 1949, 1976, "Santi Pietro e Paolo" },
+	{ 8, 15, 1949, 9999, "Assunzione" },
+	{ 10, 4, 2026, 9999, "San Francesco d'Assisi" },
+	{ 11, 1, 1949, 9999, "Ognissanti" },
+	{ 11, 4, 1949, 1976, "Giorno dell'Unità nazionale" },
+	{ 12, 8, 1949, 9999, "Immacolata Concezione" },
+	{ 12, 25, 1949, 9999, "Natale" },
+	{ 12, 26, 1949, 9999, "Santo Stefano" },
+	{ 0, 0, 1949, 9999, "Pasqua" },
+	{ 0, 1, 1949, 9999, "Lunedì dell'Angelo" },
+	{ 0, 39, 1949, 1976, "Ascensione" },
+	{ 0, 60, 1949, 1976, "Corpus Domini" },
+};
+
+static const char *
+model_holiday(int dayno)
+{
+	int	y, m, d;
+	size_t	i;
+
+	cal_to_ymd(dayno, &y, &m, &d);
+	for (i = 0; i < nitems(model_rules); i++) {
+		if (y < model_rules[i].first || y > model_rules[i].last)
+			continue;
+		if (model_rules[i].month != 0 ?
+		    model_rules[i].month == m && model_rules[i].day == d :
+		    cal_easter(y) + model_rules[i].day == dayno)
+			return model_rules[i].name;
+	}
+	return NULL;
+}
+
+static int
+model_working(int dayno, const struct cal_local *local)
+{
+	int	y, m, d, i;
+
+	if (cal_weekday(dayno) >= 6 || model_holiday(dayno) != NULL)
+		return 0;
+	cal_to_ymd(dayno, &y, &m, &d);
+	for (i = 0; local != NULL && i < local->n; i++)
+		if (local->mmdd[i] == m * 100 + d)
+			return 0;
+	return 1;
+}
+
+/* Local lists: none, a leap day, the year's edges, a feast that is also
+   national, and (made by hand, past cal_local_parse) MM-DDs of no day. */
+static struct cal_local model_locals[4] = {
+	{ 0, { 0 } },
+	{ 3, { 101, 229, 1231 } },
+	{ 2, { 425, 626 } },
+	{ 7, { 0, 132, 230, 1301, 9999, 1232, 1207 } },
+};
+
+/* The number of days of days[0 .. n-1] on which calendar.c and the model
+   differ, each asked in that order. */
+static int
+model_mismatches(const int *days, size_t n)
+{
+	const char	*got, *want;
+	size_t		 i, j;
+	int		 bad = 0;
+
+	for (i = 0; i < n; i++) {
+		got = cal_national_holiday(days[i]);
+		want = model_holiday(days[i]);
+		if ((got == NULL) != (want == NULL) ||
+		    (got != NULL && strcmp(got, want) != 0))
+			bad++;
+		for (j = 0; j < nitems(model_locals); j++)
+			if (cal_is_working_day(days[i], &model_locals[j]) !=
+			    model_working(days[i], &model_locals[j]))
+				bad++;
+		if (cal_is_working_day(days[i], NULL) !=
+		    model_working(days[i], NULL))
+			bad++;
+	}
+	return bad;
+}
+
+#define MODEL_FIRST	1940
+#define MODEL_LAST	2140
+
+/* Every day of the model's years, shuffled with a fixed seed. */
+static int *
+model_days_shuffled(size_t *n, unsigned seed)
+{
+	int	 first = cal_from_ymd(MODEL_FIRST, 1, 1);
+	int	 last = cal_from_ymd(MODEL_LAST, 12, 31);
+	int	*days, t;
+	size_t	 i, j;
+
+	*n = (size_t)(last - first + 1);
+	days = xcalloc(*n, sizeof *days);
+	for (i = 0; i < *n; i++)
+		days[i] = first + (int)i;
+	for (i = *n - 1; i > 0; i--) {
+		seed = seed * 1103515245u + 12345u;
+		j = (seed >> 8) % (i + 1);
+		t = days[i];
+		days[i] = days[j];
+		days[j] = t;
+	}
+	return days;
+}
+
+static void
+test_holiday_table_orders(void **state)
+{
+	static const int md[][2] = {
+		{ 1, 1 }, { 1, 6 }, { 3, 19 }, { 6, 2 }, { 10, 4 }, { 12, 31 },
+	};
+	int	*days, y, k, d;
+	size_t	 n, i, j;
+
+	(void)state;
+	/* Random order: a different year nearly every day. */
+	days = model_days_shuffled(&n, 1);
+	assert_int_equal(model_mismatches(days, n), 0);
+	/* Forwards and backwards, crossing each year's edge in turn. */
+	for (i = 0; i < n; i++)
+		days[i] = cal_from_ymd(MODEL_FIRST, 1, 1) + (int)i;
+	assert_int_equal(model_mismatches(days, n), 0);
+	for (i = 0; i < n; i++)
+		days[i] = cal_from_ymd(MODEL_LAST, 12, 31) - (int)i;
+	assert_int_equal(model_mismatches(days, n), 0);
+	/* Years that share a slot in turn (every 4th, 8th, 16th), on the
+	   days where the law changed and where the year turns. */
+	for (k = 1, i = 0; k <= 16; k *= 2)
+		for (y = 1944; y + 3 * k <= 2040; y++)
+			for (j = 0; j < nitems(md); j++)
+				for (d = 0; d < 4; d++)
+					days[i++] = cal_from_ymd(y + d * k,
+					    md[j][0], md[j][1]);
+	assert_true(i > 9000 && i <= n);
+	assert_int_equal(model_mismatches(days, i), 0);
+	free(days);
+}
+
+/* Whether each year's table changes exactly where the law says: the count
+   of holidays of every year from 1940 on, year by year, against the model,
+   asked from the last day of the year back to the first. */
+static void
+test_holiday_table_year_edges(void **state)
+{
+	int	y, d, got, want;
+
+	(void)state;
+	for (y = MODEL_FIRST; y <= MODEL_LAST; y++) {
+		got = want = 0;
+		for (d = cal_from_ymd(y, 12, 31); d >= cal_from_ymd(y, 1, 1);
+		    d--) {
+			got += cal_national_holiday(d) != NULL;
+			want += model_holiday(d) != NULL;
+		}
+		if (got != want)
+			fail_msg("%d: %d holidays, model %d", y, got, want);
+		/* The edges, asked right after a day of another year. */
+		assert_int_equal(cal_is_working_day(cal_from_ymd(y, 1, 1) - 1,
+		    NULL), model_working(cal_from_ymd(y, 1, 1) - 1, NULL));
+		assert_int_equal(cal_is_working_day(cal_from_ymd(y, 1, 1),
+		    NULL), model_working(cal_from_ymd(y, 1, 1), NULL));
+	}
+}
+
+struct model_thread {
+	pthread_t	 tid;
+	unsigned	 seed;
+	int		 bad;
+};
+
+static void *
+model_thread_main(void *arg)
+{
+	struct model_thread	*t = arg;
+	int			*days;
+	size_t			 n;
+
+	days = model_days_shuffled(&n, t->seed);
+	t->bad = model_mismatches(days, n);
+	free(days);
+	return NULL;
+}
+
+/* Each thread keeps its own years: four at once, each in its own order,
+   see the same calendar as the model. */
+static void
+test_holiday_table_threads(void **state)
+{
+	struct model_thread	t[4];
+	size_t			i;
+
+	(void)state;
+	for (i = 0; i < nitems(t); i++) {
+		t[i].seed = (unsigned)i + 7;
+		t[i].bad = -1;
+		assert_int_equal(pthread_create(&t[i].tid, NULL,
+		    model_thread_main, &t[i]), 0);
+	}
+	for (i = 0; i < nitems(t); i++) {
+		assert_int_equal(pthread_join(t[i].tid, NULL), 0);
+		assert_int_equal(t[i].bad, 0);
+	}
+}
+
 /* --- periods (Reg. 1182/71, art. 3) ------------------------------------ */
 
 struct period_case {
@@ -1175,6 +1408,9 @@ main(void)
 		cmocka_unit_test(test_local_parse_bad),
 		cmocka_unit_test(test_local_format_small_buffer),
 		cmocka_unit_test(test_local_holidays),
+		cmocka_unit_test(test_holiday_table_orders),
+		cmocka_unit_test(test_holiday_table_year_edges),
+		cmocka_unit_test(test_holiday_table_threads),
 		cmocka_unit_test(test_period_months),
 		cmocka_unit_test(test_period_days),
 		cmocka_unit_test(test_period_art_3_5),
