@@ -577,7 +577,9 @@ cal_period_end(int event, int raw_end, const struct cal_local *local)
 	/* Art. 3(5): a period of two days or more has two working days. */
 	if (raw_end - event < 2)
 		return end;
-	for (day = event + 1; day <= end; day++)
+	/* Two are all that matter: stop counting there, rather than walk
+	   the month of a months period day by day. */
+	for (day = event + 1; day <= end && nworking < 2; day++)
 		if (cal_is_working_day(day, local))
 			nworking++;
 	while (nworking < 2) {

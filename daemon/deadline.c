@@ -62,9 +62,15 @@ dl_compute(const struct dl_request *r, const struct dl_policy *p,
 	    r->extended ? DL_EXTENDED_MONTHS : DL_STATUTORY_MONTHS) +
 	    r->paused_days;
 	out->statutory_due = cal_period_end(r->received_on, raw, local);
-	raw = cal_period_months_raw(r->received_on, DL_STATUTORY_MONTHS) +
-	    r->paused_days;
-	out->one_month_due = cal_period_end(r->received_on, raw, local);
+	/* Not extended, the one-month date is the same period. */
+	if (!r->extended)
+		out->one_month_due = out->statutory_due;
+	else {
+		raw = cal_period_months_raw(r->received_on,
+		    DL_STATUTORY_MONTHS) + r->paused_days;
+		out->one_month_due = cal_period_end(r->received_on, raw,
+		    local);
+	}
 
 	out->operational_due = DL_NONE;
 	if (r->forwarded_on != DL_NONE && r->type >= 0 &&

@@ -288,6 +288,68 @@ test_compute_table(void **state)
 	}
 }
 
+/*
+ * Art. 3(4) and 3(5) walked day by day, every working day of the period
+ * counted: the end is the first working day at or after the raw end such
+ * that the period from the day after the event holds two working days.
+ */
+static int
+model_period_end(int event, int raw, const struct cal_local *l)
+{
+	int	end, day, nwork;
+
+	for (end = raw;; end++) {
+		if (!cal_is_working_day(end, l))
+			continue;
+		if (raw - event < 2)
+			return end;
+		for (nwork = 0, day = event + 1; day <= end; day++)
+			nwork += cal_is_working_day(day, l);
+		if (nwork >= 2)
+			return end;
+	}
+}
+
+/* The due dates of every day received in 2024-2030, extended or not,
+   paused or not, with and without local holidays, against the model. */
+static void
+test_compute_every_day(void **state)
+{
+	static const int	paused[] = { 0, 3, 17, 45 };
+	struct dl_policy	p;
+	struct dl_request	r;
+	struct dl_dates		d;
+	struct cal_local	l[2];
+	int			rec, want, one, e, i, j;
+
+	(void)state;
+	default_policy(&p);
+	l[0] = locals("");
+	l[1] = locals("01-02,04-24,12-07,12-31");
+	for (rec = day_of("2024-01-01"); rec <= day_of("2030-12-31");
+	    rec++) {
+		for (e = 0; e <= 1; e++)
+			for (i = 0; i < (int)nitems(paused); i++)
+				for (j = 0; j < 2; j++) {
+					r = req(REQ_ACCESS, "2025-01-01");
+					r.received_on = rec;
+					r.extended = e;
+					r.paused_days = paused[i];
+					memset(&d, 0x55, sizeof d);
+					dl_compute(&r, &p, &l[j], &d);
+					want = model_period_end(rec,
+					    cal_period_months_raw(rec, e ? 3 :
+					    1) + paused[i], &l[j]);
+					one = model_period_end(rec,
+					    cal_period_months_raw(rec, 1) +
+					    paused[i], &l[j]);
+					assert_int_equal(d.statutory_due, want);
+					assert_int_equal(d.one_month_due, one);
+					assert_int_equal(d.due, want);
+				}
+	}
+}
+
 static void
 test_compute_forward_types(void **state)
 {
@@ -1090,6 +1152,7 @@ main(void)
 		cmocka_unit_test(test_policy_from_config),
 		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test(test_compute_table),
+		cmocka_unit_test(test_compute_every_day),
 		cmocka_unit_test(test_compute_forward_types),
 		cmocka_unit_test(test_chain_due_monday),
 		cmocka_unit_test(test_chain_across_holidays),
