@@ -6,9 +6,13 @@
  * with the law behind each row) plus a body's local holidays. Everything but
  * the time-zone functions at the end is pure: it must never read the clock,
  * the disk or the environment, and never log (dates may belong to a request).
+ * It keeps per-thread caches (each year's holidays, the recent answers of
+ * the time-zone functions), but never state: an answer never depends on
+ * what was asked before.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +270,7 @@ struct cal_year {
 	int		 ndays;		/* 365 or 366; 0: an empty slot */
 	int		 n;
 	uint64_t	 bits[6];	/* 366 days */
+	unsigned short	 mmdd[366];	/* for local holidays */
 	struct {
 		short	 doy;		/* day of the year, 0-based */
 		short	 rule;		/* index in cal_rules */
@@ -290,13 +295,16 @@ static void
 cal_year_fill(struct cal_year *c, int y)
 {
 	const struct cal_rule	*r;
-	int			 day, doy, easter = 0, have_easter = 0;
+	int			 day, doy, m, d, easter = 0, have_easter = 0;
 	size_t			 i;
 
 	memset(c, 0, sizeof *c);
 	c->year = y;
 	c->jan1 = cal_from_ymd(y, 1, 1);
 	c->ndays = cal_is_leap(y) ? 366 : 365;
+	for (m = 1, doy = 0; m <= 12; m++)
+		for (d = 1; d <= cal_days_in_month(y, m); d++)
+			c->mmdd[doy++] = (unsigned short)(m * 100 + d);
 	for (i = 0; i < nitems(cal_rules); i++) {
 		r = &cal_rules[i];
 		if (y < r->first_year || y > r->last_year)
@@ -362,28 +370,16 @@ cal_national_holiday(int dayno)
 	return NULL;
 }
 
-/* Days of the year before each month, in a common and in a leap year. */
-static const short cal_cum_days[2][13] = {
-	{ 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365 },
-	{ 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366 },
-};
-
-/* Whether one of the local days is day doy of year c; an MM-DD that the
-   year lacks (02-29 of a common year, or garbage) is no day. */
+/* Whether one of the local days (MM-DD) is day doy of year c. */
 static int
 cal_local_on(const struct cal_year *c, int doy, const struct cal_local *local)
 {
-	const short	*cum = cal_cum_days[c->ndays == 366];
-	int		 i, m, d;
+	unsigned short	mmdd = c->mmdd[doy];
+	int		i;
 
-	for (i = 0; i < local->n && i < CAL_MAX_LOCAL; i++) {
-		m = local->mmdd[i] / 100;
-		d = local->mmdd[i] % 100;
-		if (m < 1 || m > 12 || d < 1 || d > cum[m] - cum[m - 1])
-			continue;
-		if (cum[m - 1] + d - 1 == doy)
+	for (i = 0; i < local->n && i < CAL_MAX_LOCAL; i++)
+		if (local->mmdd[i] == mmdd)
 			return 1;
-	}
 	return 0;
 }
 
@@ -602,6 +598,55 @@ cal_period_months(int event, int nmonths, const struct cal_local *local)
 	    local);
 }
 
+/*
+ * The time-zone functions ask libc (mktime, localtime_r: a few thousand
+ * instructions a call, several calls for a cal_moment), and dsrd asks them
+ * the same questions again and again: the alert moment of the same few
+ * days for every request of a batch or every filing of a day, today for
+ * the same instant. So each thread remembers its recent answers, keyed by
+ * the whole question and by the zone's generation, which cal_set_timezone
+ * bumps: an answer is only ever reused in the zone it was computed in.
+ * That makes cal_set_timezone the one way to change the process zone
+ * (setenv("TZ") and tzset() behind its back would leave stale answers);
+ * dsrd sets it once, at start.
+ */
+static atomic_uint	cal_tz_gen = 1;	/* 0: an empty memo slot */
+
+struct cal_moment_memo {
+	unsigned	 gen;
+	int		 dayno;
+	int		 minute;
+	time_t		 t;
+};
+
+struct cal_today_memo {
+	unsigned	 gen;
+	time_t		 now;
+	int		 dayno;
+};
+
+#define CAL_MOMENT_SLOTS	64
+#define CAL_TODAY_SLOTS		16	/* the top 4 bits of a hash */
+
+static _Thread_local struct cal_moment_memo	cal_moments[CAL_MOMENT_SLOTS];
+static _Thread_local struct cal_today_memo	cal_todays[CAL_TODAY_SLOTS];
+
+static void
+cal_tz_changed(void)
+{
+	/* Never 0, which would make empty slots look filled. */
+	if (atomic_fetch_add_explicit(&cal_tz_gen, 1,
+	    memory_order_acq_rel) + 1 == 0)
+		atomic_fetch_add_explicit(&cal_tz_gen, 1,
+		    memory_order_acq_rel);
+}
+
+static unsigned
+cal_tz_generation(void)
+{
+	return atomic_load_explicit(&cal_tz_gen, memory_order_acquire);
+}
+
 /* Only names that cannot climb out of the zoneinfo directory. */
 static int
 tz_name_safe(const char *name)
@@ -666,17 +711,36 @@ cal_set_timezone(const char *name, char **cause)
 		return -1;
 	}
 	tzset();
+	cal_tz_changed();
 	return 0;
 }
 
-int
-cal_today(time_t now)
+static int
+today_compute(time_t now)
 {
 	struct tm	tm;
 
 	if (localtime_r(&now, &tm) == NULL)
 		return 0;
 	return cal_from_ymd(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+int
+cal_today(time_t now)
+{
+	unsigned long long	 u = (unsigned long long)now;
+	struct cal_today_memo	*m;
+	unsigned		 gen = cal_tz_generation();
+
+	/* Fibonacci hashing: instants an hour or a day apart (multiples of
+	   16 seconds) must not share a slot. */
+	m = &cal_todays[(u * 0x9e3779b97f4a7c15ULL) >> 60];
+	if (m->gen != gen || m->now != now) {
+		m->dayno = today_compute(now);
+		m->now = now;
+		m->gen = gen;
+	}
+	return m->dayno;
 }
 
 /* The local wall-clock time of an instant, as seconds since the epoch of
@@ -710,8 +774,8 @@ gmtoff_of(time_t t)
  * after (a zone changes offset at most once in two days): the first instant
  * that shows the wanted wall time, or, in a gap, the instant the clock jumps.
  */
-time_t
-cal_moment(int dayno, int minute)
+static time_t
+moment_compute(int dayno, int minute)
 {
 	struct tm	tm;
 	long long	want, cand[2], lo, hi, mid;
@@ -764,6 +828,23 @@ cal_moment(int dayno, int minute)
 			lo = mid + 1;
 	}
 	return (time_t)lo;
+}
+
+time_t
+cal_moment(int dayno, int minute)
+{
+	struct cal_moment_memo	*m;
+	unsigned		 gen = cal_tz_generation();
+
+	m = &cal_moments[((unsigned)dayno + (unsigned)minute * 7u) %
+	    CAL_MOMENT_SLOTS];
+	if (m->gen != gen || m->dayno != dayno || m->minute != minute) {
+		m->t = moment_compute(dayno, minute);
+		m->dayno = dayno;
+		m->minute = minute;
+		m->gen = gen;
+	}
+	return m->t;
 }
 
 time_t

@@ -76,7 +76,8 @@ int	cal_period_months(int event, int nmonths, const struct cal_local *);
 /*
  * Time zone. cal_set_timezone checks that the zone exists in the system's
  * zoneinfo and makes it the process time zone (TZ + tzset). Returns 0, or -1
- * and *cause.
+ * and *cause. It must be the only way the process zone changes: cal_today
+ * and cal_moment remember recent answers (per thread) until it is called.
  */
 int	cal_set_timezone(const char *name, char **cause);
 /* The local calendar day of an instant. */

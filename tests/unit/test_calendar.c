@@ -1387,6 +1387,172 @@ test_today_rome(void **state)
 	}
 }
 
+/*
+ * cal_moment and cal_today remember recent answers per thread, and forget
+ * them when cal_set_timezone changes the zone. Checked against the DST
+ * rules themselves, restated here: in Rome (EU rules, 1996 on) summer time
+ * runs from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last
+ * Sunday of October; in New York (2007 on) from 02:00 local on the second
+ * Sunday of March to 02:00 local on the first Sunday of November. At 09:00
+ * and at local hours 03-23 neither zone is in a transition.
+ */
+static int
+sunday_on_or_before(int dayno)
+{
+	return dayno - cal_weekday(dayno) % 7;
+}
+
+/* The UTC offset in hours of a local day at 03:00-23:59, and of 09:00. */
+static int
+oracle_offset(int zone, int dayno)
+{
+	int	y, m, d, start, end;
+
+	cal_to_ymd(dayno, &y, &m, &d);
+	if (zone == 0) {
+		start = sunday_on_or_before(cal_from_ymd(y, 3, 31));
+		end = sunday_on_or_before(cal_from_ymd(y, 10, 31));
+		return dayno >= start && dayno < end ? 2 : 1;
+	}
+	start = sunday_on_or_before(cal_from_ymd(y, 3, 14));
+	end = sunday_on_or_before(cal_from_ymd(y, 11, 7));
+	return dayno >= start && dayno < end ? -4 : -5;
+}
+
+static const char *const oracle_zones[2] = {
+	"Europe/Rome", "America/New_York"
+};
+
+/* How many of days[0 .. n-1] get another moment at 09:00, or another day
+   for an instant between 03:00 and 23:00, than the oracle says (in the
+   zone last set). */
+static int
+oracle_mismatches(int zone, const int *days, size_t n)
+{
+	time_t	want, midnight;
+	size_t	i;
+	int	bad = 0, k;
+
+	for (i = 0; i < n; i++) {
+		want = (time_t)days[i] * 86400 + 9 * 3600 -
+		    oracle_offset(zone, days[i]) * 3600;
+		if (cal_moment(days[i], 9 * 60) != want)
+			bad++;
+		for (k = -6; k <= 14; k += 5)
+			if (cal_today(want + k * 3600) != days[i])
+				bad++;
+		/* Midnight has the offset of the evening before (no zone
+		   here changes at midnight); a second apart, two days. */
+		midnight = (time_t)days[i] * 86400 -
+		    oracle_offset(zone, days[i] - 1) * 3600;
+		if (cal_today(midnight - 1) != days[i] - 1 ||
+		    cal_today(midnight) != days[i])
+			bad++;
+	}
+	return bad;
+}
+
+/* Every minute of a day with no transition, asked so that questions that
+   differ only in the minute come one after the other. */
+static int
+oracle_minutes(int zone, int dayno)
+{
+	time_t	midnight;
+	int	r, m, bad = 0;
+
+	midnight = (time_t)dayno * 86400 - oracle_offset(zone, dayno) * 3600;
+	for (r = 0; r < 64; r++)
+		for (m = r; m < 1440; m += 64)
+			if (cal_moment(dayno, m) != midnight + m * 60)
+				bad++;
+	/* And the seconds around midnight, one by one, up and down. */
+	for (r = -300; r < 300; r++)
+		if (cal_today(midnight + r) != (r < 0 ? dayno - 1 : dayno))
+			bad++;
+	for (r = 299; r >= -300; r--)
+		if (cal_today(midnight + r) != (r < 0 ? dayno - 1 : dayno))
+			bad++;
+	return bad;
+}
+
+static void
+test_moment_memo_against_rules(void **state)
+{
+	int	*days;
+	size_t	 n, i, j;
+	int	 z, first = cal_from_ymd(2008, 1, 1);
+
+	(void)state;
+	/* Every day of 2008-2035 in random order, in each zone. */
+	n = (size_t)(cal_from_ymd(2035, 12, 31) - first + 1);
+	days = xcalloc(n, sizeof *days);
+	for (i = 0; i < n; i++)
+		days[i] = first + (int)i;
+	for (i = n - 1; i > 0; i--) {
+		j = (i * 2654435761u + 17) % (i + 1);
+		z = days[i];
+		days[i] = days[j];
+		days[j] = z;
+	}
+	for (z = 0; z < 2; z++) {
+		set_zone(oracle_zones[z]);
+		assert_int_equal(oracle_mismatches(z, days, n), 0);
+	}
+	/* The same days asked again at once in the other zone: an answer
+	   kept from before the change would be an hour or more off. */
+	for (i = 0; i + 40 <= n; i += 40)
+		for (z = 0; z < 4; z++) {
+			set_zone(oracle_zones[z % 2]);
+			assert_int_equal(oracle_mismatches(z % 2, days + i,
+			    40), 0);
+		}
+	for (z = 0; z < 2; z++) {
+		set_zone(oracle_zones[z]);
+		assert_int_equal(oracle_minutes(z, cal_from_ymd(2026, 1, 15)),
+		    0);
+		assert_int_equal(oracle_minutes(z, cal_from_ymd(2026, 7, 15)),
+		    0);
+	}
+	/* Asking the same zone again changes nothing. */
+	set_zone("Europe/Rome");
+	assert_int_equal(oracle_mismatches(0, days, 500), 0);
+	set_zone("Europe/Rome");
+	assert_int_equal(oracle_mismatches(0, days, 500), 0);
+	free(days);
+}
+
+static void *
+oracle_thread_main(void *arg)
+{
+	int	*bad = arg;
+	int	 days[700], i;
+
+	for (i = 0; i < 700; i++)
+		days[i] = cal_from_ymd(2026, 1, 1) + (i * 37) % 700;
+	*bad = oracle_mismatches(0, days, 700);
+	return NULL;
+}
+
+/* Each thread remembers its own answers; all are right. */
+static void
+test_moment_memo_threads(void **state)
+{
+	pthread_t	tid[3];
+	int		bad[3], i;
+
+	(void)state;
+	set_zone("Europe/Rome");
+	for (i = 0; i < 3; i++) {
+		bad[i] = -1;
+		assert_int_equal(pthread_create(&tid[i], NULL,
+		    oracle_thread_main, &bad[i]), 0);
+	}
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		assert_int_equal(bad[i], 0);
+	}
+}
+
 int
 main(void)
 {
@@ -1422,6 +1588,8 @@ main(void)
 		cmocka_unit_test(test_moment_rome),
 		cmocka_unit_test(test_moment_other_zones),
 		cmocka_unit_test(test_today_rome),
+		cmocka_unit_test(test_moment_memo_against_rules),
+		cmocka_unit_test(test_moment_memo_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
