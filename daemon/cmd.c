@@ -139,32 +139,42 @@ cmd_keep(struct cmd *cmd, char *s)
 	return s;
 }
 
+/* Appends v printed on one line (a raw result as it is). */
+static void
+add_printed(struct buf *b, const cJSON *v)
+{
+	char	*p;
+
+	if (cJSON_IsRaw(v)) {
+		buf_adds(b, v->valuestring);
+		return;
+	}
+	if ((p = cJSON_PrintUnformatted(v)) == NULL)
+		fatalx("cJSON_PrintUnformatted: out of memory");
+	buf_adds(b, p);
+	cJSON_free(p);
+}
+
 /* Sends one answer (unless a notification or the client left), ends. */
 static void
 cmd_finish(struct cmd *cmd, cJSON *result, cJSON *error)
 {
-	cJSON	*msg;
-	char	*line;
+	struct buf	 line;
 
 	if (cmd->conn != NULL && cmd->id != NULL) {
-		msg = cJSON_CreateObject();
-		cJSON_AddStringToObject(msg, "jsonrpc", PROTO_VERSION);
-		cJSON_AddItemToObject(msg, "id", cJSON_Duplicate(cmd->id, 1));
-		if (error != NULL)
-			cJSON_AddItemToObject(msg, "error", error);
-		else
-			cJSON_AddItemToObject(msg, "result", result);
-		line = cJSON_PrintUnformatted(msg);
-		if (line == NULL)
-			fatalx("cJSON_PrintUnformatted: out of memory");
-		ctl_conn_send(cmd->conn, line, strlen(line));
-		ctl_conn_send(cmd->conn, "\n", 1);
-		cJSON_free(line);
-		cJSON_Delete(msg);
-	} else {
-		cJSON_Delete(result);
-		cJSON_Delete(error);
+		/* One write of the whole line: the envelope around the
+		   result, which may be a raw text written by the store. */
+		buf_init(&line);
+		buf_adds(&line, "{\"jsonrpc\":\"" PROTO_VERSION "\",\"id\":");
+		add_printed(&line, cmd->id);
+		buf_adds(&line, error != NULL ? ",\"error\":" : ",\"result\":");
+		add_printed(&line, error != NULL ? error : result);
+		buf_adds(&line, "}\n");
+		ctl_conn_send(cmd->conn, line.data, line.len);
+		buf_free(&line);
 	}
+	cJSON_Delete(result);
+	cJSON_Delete(error);
 	if (cmd->def != NULL)
 		log_debug("%s by %s (uid %u): %s in %lld ms", cmd->def->method,
 		    cmd->caller.user, (unsigned)cmd->caller.uid,

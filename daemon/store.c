@@ -87,53 +87,105 @@ is_final(const char *status)
 	    strcmp(status, "withdrawn") == 0;
 }
 
-/* A request row (REQ_COLS from column c0) as the protocol's object. */
-static cJSON *
-req_json(const struct db_res *res, int row, int c0, int today)
+/*
+ * A request row (REQ_COLS from column c0) as the members of the protocol's
+ * object, written straight from the row: no cJSON tree for the hot answers
+ * (file, show, list), whose building, printing and freeing was most of
+ * dsrd's CPU for them. The caller writes the braces, and may add members.
+ */
+static void
+req_write(struct buf *b, const struct db_res *res, int row, int c0, int today)
 {
-	cJSON		*o = cJSON_CreateObject(), *subj, *cats;
+	static const char *const	 keys[] = {
+		",\"channel\":", ",\"protocol\":", ",\"summary\":",
+		",\"received_on\":", ",\"forwarded_on\":",
+		",\"statutory_due_on\":", ",\"operational_due_on\":",
+		",\"due_on\":"
+	};
+	static const char *const	 keys2[] = {
+		",\"closed_on\":", ",\"outcome\":", ",\"created_at\":",
+		",\"extended_on\":", ",\"extension_reason\":",
+		",\"reject_reason\":", ",\"outcome_note\":"
+	};
 	char		 todays[11];
 	const char	*status = db_value(res, row, c0 + 3);
 	const char	*due = db_value(res, row, c0 + 14);
+	const char	*v;
+	bool		 overdue;
 
 	cal_format_date(today, todays);
-	cJSON_AddNumberToObject(o, "id", strtod(db_value(res, row, c0), NULL));
-	cJSON_AddStringToObject(o, "entity", db_value(res, row, c0 + 1));
-	cJSON_AddStringToObject(o, "type", db_value(res, row, c0 + 2));
-	cJSON_AddStringToObject(o, "status", status);
-	subj = cJSON_AddObjectToObject(o, "subject");
-	add_str_or_null(subj, "name", db_value(res, row, c0 + 4));
-	add_str_or_null(subj, "tax_code", db_value(res, row, c0 + 5));
-	add_str_or_null(subj, "email", db_value(res, row, c0 + 6));
-	add_str_or_null(o, "channel", db_value(res, row, c0 + 7));
-	add_str_or_null(o, "protocol", db_value(res, row, c0 + 8));
-	add_str_or_null(o, "summary", db_value(res, row, c0 + 9));
-	add_str_or_null(o, "received_on", db_value(res, row, c0 + 10));
-	add_str_or_null(o, "forwarded_on", db_value(res, row, c0 + 11));
-	add_str_or_null(o, "statutory_due_on", db_value(res, row, c0 + 12));
-	add_str_or_null(o, "operational_due_on", db_value(res, row, c0 + 13));
-	add_str_or_null(o, "due_on", due);
-	cJSON_AddBoolToObject(o, "extended",
-	    strcmp(db_value(res, row, c0 + 15), "t") == 0);
 	/* Overdue: still open after the end of its due day, and its clocks
 	   running (not stopped while it awaits the person). */
-	cJSON_AddBoolToObject(o, "overdue",
-	    !is_final(status) && strcmp(due, todays) < 0 &&
-	    !(store_pause_on_await && strcmp(status, "awaiting_subject") == 0));
-	add_str_or_null(o, "closed_on", db_value(res, row, c0 + 16));
-	add_str_or_null(o, "outcome", db_value(res, row, c0 + 17));
-	add_str_or_null(o, "created_at", db_value(res, row, c0 + 18));
-	add_str_or_null(o, "extended_on", db_value(res, row, c0 + 19));
-	add_str_or_null(o, "extension_reason", db_value(res, row, c0 + 20));
-	add_str_or_null(o, "reject_reason", db_value(res, row, c0 + 21));
-	add_str_or_null(o, "outcome_note", db_value(res, row, c0 + 22));
-	cJSON_AddNumberToObject(o, "paused_days",
-	    atoi(db_value(res, row, c0 + 23)));
-	add_str_or_null(o, "awaiting_since", db_value(res, row, c0 + 24));
-	add_str_or_null(o, "next_alert_at", db_value(res, row, c0 + 25));
-	cats = cJSON_Parse(db_value(res, row, c0 + 26));
-	cJSON_AddItemToObject(o, "subject_categories", cats != NULL ? cats :
-	    cJSON_CreateArray());
+	overdue = !is_final(status) && due != NULL && strcmp(due, todays) < 0 &&
+	    !(store_pause_on_await && strcmp(status, "awaiting_subject") == 0);
+	buf_adds(b, "\"id\":");
+	buf_adds(b, db_value(res, row, c0));	/* bigint: a JSON number */
+	buf_adds(b, ",\"entity\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 1));
+	buf_adds(b, ",\"type\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 2));
+	buf_adds(b, ",\"status\":");
+	buf_add_json_str(b, status);
+	buf_adds(b, ",\"subject\":{\"name\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 4));
+	buf_adds(b, ",\"tax_code\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 5));
+	buf_adds(b, ",\"email\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 6));
+	buf_adds(b, "}");
+	for (size_t i = 0; i < nitems(keys); i++) {
+		buf_adds(b, keys[i]);
+		buf_add_json_str(b, db_value(res, row, c0 + 7 + (int)i));
+	}
+	buf_adds(b, strcmp(db_value(res, row, c0 + 15), "t") == 0 ?
+	    ",\"extended\":true" : ",\"extended\":false");
+	buf_adds(b, overdue ? ",\"overdue\":true" : ",\"overdue\":false");
+	for (size_t i = 0; i < nitems(keys2); i++) {
+		buf_adds(b, keys2[i]);
+		buf_add_json_str(b, db_value(res, row, c0 + 16 + (int)i));
+	}
+	buf_adds(b, ",\"paused_days\":");
+	v = db_value(res, row, c0 + 23);	/* integer: a JSON number */
+	buf_adds(b, v != NULL ? v : "0");
+	buf_adds(b, ",\"awaiting_since\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 24));
+	buf_adds(b, ",\"next_alert_at\":");
+	buf_add_json_str(b, db_value(res, row, c0 + 25));
+	buf_adds(b, ",\"subject_categories\":");
+	buf_add_json_text(b, db_value(res, row, c0 + 26), "[]");
+}
+
+/* The same as a cJSON tree, for the answers that add to it (lifecycle). */
+static cJSON *
+req_json(const struct db_res *res, int row, int c0, int today)
+{
+	struct buf	 b;
+	cJSON		*o;
+
+	buf_init(&b);
+	buf_add(&b, "{", 1);
+	req_write(&b, res, row, c0, today);
+	buf_add(&b, "}", 1);
+	o = cJSON_ParseWithLength(b.data, b.len);
+	buf_free(&b);
+	if (o == NULL) {
+		/* A bug of req_write, never a reason to stop the daemon. */
+		log_error("req_json: request %s: could not read back its JSON",
+		    db_value(res, row, c0));
+		o = cJSON_CreateObject();
+	}
+	return o;
+}
+
+/* A JSON text written with buf_*, as the raw result of a command. */
+static cJSON *
+raw_json(struct buf *b)
+{
+	cJSON	*o = cJSON_CreateRaw(b->data);
+
+	if (o == NULL)
+		fatalx("cJSON_CreateRaw: out of memory");
+	buf_free(b);
 	return o;
 }
 
@@ -670,7 +722,9 @@ static void
 request_file_cb(const struct db_res *res, void *arg)
 {
 	struct sq	*sq = arg;
+	struct buf	 b;
 	cJSON		*o;
+	bool		 created;
 
 	if (!res->ok) {
 		sq_fail(sq, res, "request.file");
@@ -692,14 +746,15 @@ request_file_cb(const struct db_res *res, void *arg)
 		log_error("request.file: idempotency key lookup kept failing");
 		return;
 	}
-	o = req_json(res, 0, 0, sq->today);
-	cJSON_AddBoolToObject(o, "created",
-	    strcmp(db_value(res, 0, REQ_NCOLS), "t") == 0);
-	if (cJSON_IsTrue(cJSON_GetObjectItem(o, "created")))
-		log_info("request %.0f filed (%s, body %s)",
-		    cJSON_GetObjectItem(o, "id")->valuedouble,
-		    cJSON_GetObjectItem(o, "type")->valuestring,
-		    cJSON_GetObjectItem(o, "entity")->valuestring);
+	created = strcmp(db_value(res, 0, REQ_NCOLS), "t") == 0;
+	buf_init(&b);
+	buf_adds(&b, "{");
+	req_write(&b, res, 0, 0, sq->today);
+	buf_adds(&b, created ? ",\"created\":true}" : ",\"created\":false}");
+	if (created)
+		log_info("request %s filed (%s, body %s)", db_value(res, 0, 0),
+		    db_value(res, 0, 2), db_value(res, 0, 1));
+	o = raw_json(&b);
 	sq_done(sq, 0, NULL, o);
 }
 
@@ -745,7 +800,8 @@ static void
 request_show_cb(const struct db_res *res, void *arg)
 {
 	struct sq	*sq = arg;
-	cJSON		*o, *h;
+	struct buf	 b;
+	cJSON		*o;
 
 	if (!res->ok) {
 		sq_fail(sq, res, "request.show");
@@ -755,16 +811,17 @@ request_show_cb(const struct db_res *res, void *arg)
 		sq_done(sq, E_NOT_FOUND, "no such request", NULL);
 		return;
 	}
-	o = req_json(res, 0, 0, sq->today);
-	h = cJSON_Parse(db_value(res, 0, REQ_NCOLS));
-	if (h == NULL)
-		h = cJSON_CreateArray();
-	cJSON_AddItemToObject(o, "history", h);
-	h = cJSON_Parse(db_value(res, 0, REQ_NCOLS + 1));
-	cJSON_AddItemToObject(o, "tasks", h != NULL ? h : cJSON_CreateArray());
-	h = cJSON_Parse(db_value(res, 0, REQ_NCOLS + 2));
-	cJSON_AddItemToObject(o, "recipients_informed", h != NULL ? h :
-	    cJSON_CreateArray());
+	buf_init(&b);
+	buf_adds(&b, "{");
+	req_write(&b, res, 0, 0, sq->today);
+	buf_adds(&b, ",\"history\":");
+	buf_add_json_text(&b, db_value(res, 0, REQ_NCOLS), "[]");
+	buf_adds(&b, ",\"tasks\":");
+	buf_add_json_text(&b, db_value(res, 0, REQ_NCOLS + 1), "[]");
+	buf_adds(&b, ",\"recipients_informed\":");
+	buf_add_json_text(&b, db_value(res, 0, REQ_NCOLS + 2), "[]");
+	buf_adds(&b, "}");
+	o = raw_json(&b);
 	sq_done(sq, 0, NULL, o);
 }
 
@@ -787,8 +844,9 @@ static void
 request_list_cb(const struct db_res *res, void *arg)
 {
 	struct sq	*sq = arg;
-	cJSON		*o, *a;
-	int		 n;
+	struct buf	 b;
+	cJSON		*o;
+	int		 n, count = 0;
 
 	if (!res->ok) {
 		sq_fail(sq, res, "request.list");
@@ -800,12 +858,17 @@ request_list_cb(const struct db_res *res, void *arg)
 		sq_done(sq, E_NOT_FOUND, "entity: no such body", NULL);
 		return;
 	}
-	o = cJSON_CreateObject();
-	a = cJSON_AddArrayToObject(o, "requests");
-	for (int i = 0; i < n; i++)
-		if (db_value(res, i, 1) != NULL)
-			cJSON_AddItemToArray(a, req_json(res, i, 1, sq->today));
-	cJSON_AddNumberToObject(o, "count", cJSON_GetArraySize(a));
+	buf_init(&b);
+	buf_adds(&b, "{\"requests\":[");
+	for (int i = 0; i < n; i++) {
+		if (db_value(res, i, 1) == NULL)
+			continue;
+		buf_adds(&b, count++ > 0 ? ",{" : "{");
+		req_write(&b, res, i, 1, sq->today);
+		buf_adds(&b, "}");
+	}
+	buf_addf(&b, "],\"count\":%d}", count);
+	o = raw_json(&b);
 	sq_done(sq, 0, NULL, o);
 }
 

@@ -174,6 +174,71 @@ buf_consume(struct buf *b, size_t n)
 	b->data[b->len] = '\0';
 }
 
+void
+buf_add_json_str(struct buf *b, const char *s)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const char		*run;
+	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+
+	if (s == NULL) {
+		buf_add(b, "null", 4);
+		return;
+	}
+	buf_add(b, "\"", 1);
+	for (run = s; *s != '\0'; s++) {
+		unsigned char	c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_add(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"':	buf_add(b, "\\\"", 2); break;
+		case '\\':	buf_add(b, "\\\\", 2); break;
+		case '\n':	buf_add(b, "\\n", 2); break;
+		case '\r':	buf_add(b, "\\r", 2); break;
+		case '\t':	buf_add(b, "\\t", 2); break;
+		default:
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 0xf];
+			buf_add(b, esc, sizeof esc);
+			break;
+		}
+	}
+	buf_add(b, run, (size_t)(s - run));
+	buf_add(b, "\"", 1);
+}
+
+void
+buf_add_json_text(struct buf *b, const char *json, const char *dflt)
+{
+	const char	*p, *run;
+	int		 in_str = 0;
+
+	if (json == NULL || *json == '\0') {
+		buf_adds(b, dflt);
+		return;
+	}
+	/* Outside strings, white space is all that can be left out; inside
+	   them a raw control character cannot occur (it is escaped). */
+	for (p = run = json; *p != '\0'; p++) {
+		if (in_str) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_str = 0;
+		} else if (*p == '"')
+			in_str = 1;
+		else if (*p == ' ' || *p == '\n' || *p == '\r' ||
+		    *p == '\t') {
+			buf_add(b, run, (size_t)(p - run));
+			run = p + 1;
+		}
+	}
+	buf_add(b, run, (size_t)(p - run));
+}
+
 char *
 buf_take(struct buf *b)
 {

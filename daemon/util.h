@@ -38,6 +38,18 @@ void	 buf_consume(struct buf *, size_t);
 char	*buf_take(struct buf *);
 
 /*
+ * JSON written straight into a buffer, for answers built from database
+ * rows without a cJSON tree. buf_add_json_str appends s (UTF-8 text, as
+ * PostgreSQL gives it) as a JSON string, quoted and escaped, or null for
+ * NULL. buf_add_json_text appends json, a JSON text that is valid by
+ * construction (json_agg() and friends), without the white space between
+ * its tokens, so that an answer stays on one line; NULL or "" appends
+ * dflt.
+ */
+void	 buf_add_json_str(struct buf *, const char *s);
+void	 buf_add_json_text(struct buf *, const char *json, const char *dflt);
+
+/*
  * Parses a decimal integer in [min, max]; the whole string must be the number.
  * Returns 0 on success, -1 on failure.
  */

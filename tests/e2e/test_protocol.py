@@ -225,3 +225,45 @@ def test_many_connections(dsrd):
 def test_still_alive(dsrd, ctl):
     assert dsrd.alive()
     assert ctl.ping()["database"] == "up"
+
+
+def test_answers_written_from_rows_are_exact_json(raw, ctl):
+    """request.file, show and list write their JSON straight from the
+    database rows: text with every character JSON must escape comes back
+    exactly, each answer on one line, the ids of any JSON type echoed."""
+    body = ctl.entity(name="Comune di Sfruz")["code"]
+    name = 'Anna "Nina" D\'Ors\\i \u00e8 \u20ac \U0001F600'
+    summary = "riga uno\nriga\tdue\nfine \\n \"q\" </x> \u2028"
+    note = "in attesa: \"documento\"\nsecondo rigo\\"
+    resp = raw.call("request.file", {"entity": body, "type": "access",
+                                     "subject_name": name,
+                                     "summary": summary}, id="f\"1\n")
+    assert resp["id"] == "f\"1\n", resp
+    r = resp["result"]
+    assert r["subject"]["name"] == name
+    assert r["summary"] == summary
+    assert r["created"] is True and isinstance(r["id"], int)
+    resp = raw.call("request.await_subject", {"id": r["id"], "note": note},
+                    id=7.5)
+    assert resp["id"] == 7.5, resp
+    for method, params in (("request.show", {"id": r["id"]}),
+                           ("request.list", {"entity": body})):
+        raw.send_obj({"jsonrpc": "2.0", "id": 3,
+                      "method": method, "params": params})
+        line = raw.recv_line()
+        assert b"\n" not in line and b"\r" not in line
+        got = json.loads(line)["result"]
+        req = got if method == "request.show" else got["requests"][0]
+        if method == "request.list":
+            assert got["count"] == 1 and len(got["requests"]) == 1
+        else:
+            assert [h["note"] for h in got["history"]] == [None, note]
+            assert got["tasks"] == [] and got["recipients_informed"] == []
+        assert req["id"] == r["id"]
+        assert req["subject"] == {"name": name, "tax_code": None,
+                                  "email": None}
+        assert req["summary"] == summary
+        assert req["status"] == "awaiting_subject"
+        assert req["extended"] is False and req["overdue"] is False
+        assert req["paused_days"] == 0
+        assert req["subject_categories"] == []

@@ -3,7 +3,8 @@
  * termination, consume, take), strict integer parsing at its bounds and on
  * garbage, trimming, and the allocating printf. Buffers are checked under
  * AddressSanitizer, so an off-by-one in growth shows up as a crash here
- * rather than in the daemon.
+ * rather than in the daemon. The JSON writers are checked against cJSON's
+ * reading of what they write.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <cJSON.h>
 
 #include "util.h"
 
@@ -306,6 +308,97 @@ test_mono_ms(void **state)
 	assert_true(b >= a);
 }
 
+/* Every string comes back from cJSON as it went in, on one line. */
+static void
+test_json_str(void **state)
+{
+	static const char *const cases[] = {
+		"", "plain", "Anna \"la\" Rossi", "back\\slash\\",
+		"line\nbreak\r\n\ttab", "\x01\x02\x1f\x7f end",
+		"Niccol\xc3\xb2 \xe2\x82\xac \xf0\x9f\x98\x80", "\\u0041 not an escape",
+		"</script>",
+	};
+	char	all[40];
+
+	(void)state;
+	for (int i = 1; i < 32; i++)
+		all[i - 1] = (char)i;
+	all[31] = '\0';
+	for (size_t i = 0; i <= nitems(cases); i++) {
+		const char	*in = i < nitems(cases) ? cases[i] : all;
+		struct buf	 b;
+		cJSON		*v;
+
+		buf_init(&b);
+		buf_add_json_str(&b, in);
+		/* JSON allows no raw control character in a string */
+		for (const char *p = b.data; *p; p++)
+			assert_true((unsigned char)*p >= 0x20);
+		assert_int_equal(b.data[0], '"');
+		v = cJSON_Parse(b.data);
+		assert_non_null(v);
+		assert_true(cJSON_IsString(v));
+		assert_string_equal(v->valuestring, in);
+		cJSON_Delete(v);
+		buf_free(&b);
+	}
+}
+
+static void
+test_json_str_null(void **state)
+{
+	struct buf	b;
+
+	(void)state;
+	buf_init(&b);
+	buf_add_json_str(&b, NULL);
+	assert_string_equal(b.data, "null");
+	buf_add_json_str(&b, "a\"b");
+	assert_string_equal(b.data, "null\"a\\\"b\"");
+	buf_free(&b);
+}
+
+/* PostgreSQL's json output loses its white space, and only that. */
+static void
+test_json_text(void **state)
+{
+	static const struct {
+		const char	*in, *out;
+	} cases[] = {
+		{ "[{\"seq\" : 1, \"at\" : \"2026-01-02T03:04:05Z\"}, \n "
+		  "{\"seq\" : 2, \"note\" : \"a : b, \\\"c\\\" \\\\\"}]",
+		  "[{\"seq\":1,\"at\":\"2026-01-02T03:04:05Z\"},"
+		  "{\"seq\":2,\"note\":\"a : b, \\\"c\\\" \\\\\"}]" },
+		{ "[]", "[]" },
+		{ "[\"x\", \"y z\"]", "[\"x\",\"y z\"]" },
+		{ "{\"d\" : {\"k\" : null}}", "{\"d\":{\"k\":null}}" },
+		{ "\t[ 1 ,\r\n2 ]\n", "[1,2]" },
+	};
+	struct buf	b;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		cJSON	*a, *c;
+
+		buf_init(&b);
+		buf_add_json_text(&b, cases[i].in, "[]");
+		assert_string_equal(b.data, cases[i].out);
+		a = cJSON_Parse(cases[i].in);
+		c = cJSON_Parse(b.data);
+		assert_non_null(a);
+		assert_non_null(c);
+		assert_true(cJSON_Compare(a, c, 1));
+		cJSON_Delete(a);
+		cJSON_Delete(c);
+		buf_free(&b);
+	}
+	buf_init(&b);
+	buf_add_json_text(&b, NULL, "[]");
+	buf_add_json_text(&b, "", "{}");
+	assert_string_equal(b.data, "[]{}");
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -319,6 +412,9 @@ main(void)
 		cmocka_unit_test(test_xasprintf),
 		cmocka_unit_test(test_alloc_helpers),
 		cmocka_unit_test(test_mono_ms),
+		cmocka_unit_test(test_json_str),
+		cmocka_unit_test(test_json_str_null),
+		cmocka_unit_test(test_json_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
