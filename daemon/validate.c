@@ -393,6 +393,11 @@ val_utf8(const char *s, size_t len)
 	size_t			 i = 0, n;
 
 	while (i < len) {
+		/* Most of a request line is ASCII: one test a byte. */
+		if (p[i] != '\0' && p[i] < 0x80) {
+			i++;
+			continue;
+		}
 		/* utf8_decode stops at a NUL: a NUL inside is malformed too */
 		if (p[i] == '\0' || (n = utf8_decode(p + i, &cp)) == 0 ||
 		    n > len - i)
