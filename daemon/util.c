@@ -178,35 +178,45 @@ void
 buf_add_json_str(struct buf *b, const char *s)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	const char		*run;
-	char			 esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+	const unsigned char	*p = (const unsigned char *)s, *run;
+	size_t			 n;
 
 	if (s == NULL) {
 		buf_add(b, "null", 4);
 		return;
 	}
-	buf_add(b, "\"", 1);
-	for (run = s; *s != '\0'; s++) {
-		unsigned char	c = (unsigned char)*s;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
+	/* Text of the database is mostly plain: room for all of it once,
+	   then runs copied whole and escapes written between them. */
+	n = strlen(s);
+	buf_grow(b, n + 2);
+	b->data[b->len++] = '"';
+	for (run = p;; p++) {
+		/* bytes a JSON string may hold as they are (NUL ends s) */
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
 			continue;
-		buf_add(b, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
+		if (p > run) {
+			buf_grow(b, (size_t)(p - run));
+			memcpy(b->data + b->len, run, (size_t)(p - run));
+			b->len += (size_t)(p - run);
+		}
+		if (*p == '\0')
+			break;
+		run = p + 1;
+		switch (*p) {
 		case '"':	buf_add(b, "\\\"", 2); break;
 		case '\\':	buf_add(b, "\\\\", 2); break;
 		case '\n':	buf_add(b, "\\n", 2); break;
 		case '\r':	buf_add(b, "\\r", 2); break;
 		case '\t':	buf_add(b, "\\t", 2); break;
-		default:
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
+		default: {
+			char	esc[6] = { '\\', 'u', '0', '0',
+				    hex[*p >> 4], hex[*p & 0xf] };
+
 			buf_add(b, esc, sizeof esc);
 			break;
 		}
+		}
 	}
-	buf_add(b, run, (size_t)(s - run));
 	buf_add(b, "\"", 1);
 }
 
