@@ -5,12 +5,17 @@
  * CRLF line ends, Date, Message-ID, an RFC 2047 Subject, a UTF-8 body in
  * quoted-printable. It reads the template files and nothing else. Its one
  * piece of state is the cache of templates of mail_render (one thread
- * only: the main loop's); the rest is pure and safe in any thread. It must
+ * only: the main loop's), each compiled once into its lines and
+ * placeholders; the rest is pure and safe in any thread. A mail is on the
+ * main loop's hot path (thousands a second to a near mail server), so a
+ * rendering computes only the values its template uses and copies none,
+ * and a message is written in one pass into one allocation. It must
  * never let a CR or LF of its inputs into a header, never emit a bare LF,
  * and never log: a rendered message may carry a data subject's name.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,128 +114,336 @@ static const char *const weekday_names[ML_COUNT][7] = {
 	  "Sunday" },
 };
 
-/* The request's dates, each as it is and in long form. */
-static const struct {
-	const char	*name;
-	const char	*long_name;
-} date_fields[] = {
-	{ "received_on", "received_on_long" },
-	{ "forwarded_on", "forwarded_on_long" },
-	{ "statutory_due_on", "statutory_due_on_long" },
-	{ "operational_due_on", "operational_due_on_long" },
-	{ "due_on", "due_on_long" },
-	{ "closed_on", "closed_on_long" },
+/*
+ * The placeholders. A rendering computes only the values its template
+ * uses, each once, and a value is a pointer into the payload (or a small
+ * buffer of its own for a number or a date written out), not a copy: a
+ * mail's template uses a dozen of these 44 names, several times each.
+ */
+enum var {
+	V_EVENT, V_EVENT_AT, V_REQUEST_ID, V_ENTITY, V_ENTITY_NAME,
+	V_TYPE, V_TYPE_LABEL, V_STATUS, V_STATUS_LABEL, V_OUTCOME,
+	V_OUTCOME_LABEL, V_REJECT_REASON, V_REJECT_REASON_LABEL, V_CHANNEL,
+	V_CHANNEL_LABEL, V_PROTOCOL, V_EXTENDED,
+	/* the request's dates, then the same in long form, in this order */
+	V_RECEIVED_ON, V_FORWARDED_ON, V_STATUTORY_DUE_ON,
+	V_OPERATIONAL_DUE_ON, V_DUE_ON, V_CLOSED_ON,
+	V_RECEIVED_ON_LONG, V_FORWARDED_ON_LONG, V_STATUTORY_DUE_ON_LONG,
+	V_OPERATIONAL_DUE_ON_LONG, V_DUE_ON_LONG, V_CLOSED_ON_LONG,
+	V_ALERT_KIND, V_ALERT_MOMENT, V_ALERT_DUE_ON, V_ALERT_DUE_ON_LONG,
+	V_ALERT_DAYS_BEFORE, V_ALERT_DAYS_BEFORE_TEXT,
+	V_FAILED_ID, V_FAILED_EVENT, V_FAILED_CHANNEL, V_FAILED_RECIPIENT,
+	V_FAILED_ATTEMPTS, V_FAILED_ERROR,
+	V_SUBJECT_NAME, V_DPO_NAME, V_TASKS_TEXT,
+	V_COUNT
+};
+/* A name we do not know: it renders as "" and counts as empty. */
+#define V_NONE		(-1)
+#define V_DATES		(V_RECEIVED_ON_LONG - V_RECEIVED_ON)
+
+/* Where a value comes from. */
+enum var_kind {
+	VK_JSON,	/* a member of one of the payload's objects */
+	VK_LABEL,	/* the label of another value, in the language */
+	VK_DATE_LONG,	/* another value as a long date */
+	VK_DAYS_TEXT,	/* alert_days_before in words */
+	VK_ENTITY_NAME,	/* the body's name, else its code */
+	VK_SUBJECT_NAME,
+	VK_DPO_NAME,
+	VK_TASKS
 };
 
-/* The values of one rendering, by placeholder name. */
-struct vars {
-	struct {
-		const char	*name;
-		char		*value;
-	}	 v[64];
-	int	 n;
+enum var_obj {
+	VO_PAYLOAD,
+	VO_REQUEST,
+	VO_ALERT,
+	VO_FAILED,
+	VO_COUNT
 };
+
+static const char *const obj_names[VO_COUNT] = {
+	NULL, "request", "alert", "failed",
+};
+
+struct var_def {
+	const char		*name;
+	unsigned char		 kind;
+	unsigned char		 obj;	/* VK_JSON */
+	signed char		 src;	/* VK_LABEL, VK_DATE_LONG */
+	const char		*key;	/* VK_JSON */
+	const struct label	*tab;	/* VK_LABEL */
+	size_t			 ntab;
+};
+
+#define JSON(v, o, k)	[v] = { .kind = VK_JSON, .obj = o, .key = k }
+#define LABEL(v, s, t)	[v] = { .kind = VK_LABEL, .src = s, .tab = t, \
+			    .ntab = nitems(t) }
+#define DATE(v, s)	[v] = { .kind = VK_DATE_LONG, .src = s }
+
+static const struct var_def var_defs[V_COUNT] = {
+	JSON(V_EVENT, VO_PAYLOAD, "event"),
+	JSON(V_EVENT_AT, VO_PAYLOAD, "at"),
+	JSON(V_REQUEST_ID, VO_REQUEST, "id"),
+	JSON(V_ENTITY, VO_REQUEST, "entity"),
+	[V_ENTITY_NAME] = { .kind = VK_ENTITY_NAME },
+	JSON(V_TYPE, VO_REQUEST, "type"),
+	LABEL(V_TYPE_LABEL, V_TYPE, type_labels),
+	JSON(V_STATUS, VO_REQUEST, "status"),
+	LABEL(V_STATUS_LABEL, V_STATUS, status_labels),
+	JSON(V_OUTCOME, VO_REQUEST, "outcome"),
+	LABEL(V_OUTCOME_LABEL, V_OUTCOME, status_labels),
+	JSON(V_REJECT_REASON, VO_REQUEST, "reject_reason"),
+	LABEL(V_REJECT_REASON_LABEL, V_REJECT_REASON, reject_labels),
+	JSON(V_CHANNEL, VO_REQUEST, "channel"),
+	LABEL(V_CHANNEL_LABEL, V_CHANNEL, channel_labels),
+	JSON(V_PROTOCOL, VO_REQUEST, "protocol"),
+	JSON(V_EXTENDED, VO_REQUEST, "extended"),
+	JSON(V_RECEIVED_ON, VO_REQUEST, "received_on"),
+	JSON(V_FORWARDED_ON, VO_REQUEST, "forwarded_on"),
+	JSON(V_STATUTORY_DUE_ON, VO_REQUEST, "statutory_due_on"),
+	JSON(V_OPERATIONAL_DUE_ON, VO_REQUEST, "operational_due_on"),
+	JSON(V_DUE_ON, VO_REQUEST, "due_on"),
+	JSON(V_CLOSED_ON, VO_REQUEST, "closed_on"),
+	DATE(V_RECEIVED_ON_LONG, V_RECEIVED_ON),
+	DATE(V_FORWARDED_ON_LONG, V_FORWARDED_ON),
+	DATE(V_STATUTORY_DUE_ON_LONG, V_STATUTORY_DUE_ON),
+	DATE(V_OPERATIONAL_DUE_ON_LONG, V_OPERATIONAL_DUE_ON),
+	DATE(V_DUE_ON_LONG, V_DUE_ON),
+	DATE(V_CLOSED_ON_LONG, V_CLOSED_ON),
+	JSON(V_ALERT_KIND, VO_ALERT, "kind"),
+	JSON(V_ALERT_MOMENT, VO_ALERT, "moment"),
+	JSON(V_ALERT_DUE_ON, VO_ALERT, "due_on"),
+	DATE(V_ALERT_DUE_ON_LONG, V_ALERT_DUE_ON),
+	JSON(V_ALERT_DAYS_BEFORE, VO_ALERT, "days_before"),
+	[V_ALERT_DAYS_BEFORE_TEXT] = { .kind = VK_DAYS_TEXT,
+	    .src = V_ALERT_DAYS_BEFORE },
+	JSON(V_FAILED_ID, VO_FAILED, "id"),
+	JSON(V_FAILED_EVENT, VO_FAILED, "event"),
+	JSON(V_FAILED_CHANNEL, VO_FAILED, "channel"),
+	JSON(V_FAILED_RECIPIENT, VO_FAILED, "recipient"),
+	JSON(V_FAILED_ATTEMPTS, VO_FAILED, "attempts"),
+	JSON(V_FAILED_ERROR, VO_FAILED, "error"),
+	[V_SUBJECT_NAME] = { .kind = VK_SUBJECT_NAME },
+	[V_DPO_NAME] = { .kind = VK_DPO_NAME },
+	[V_TASKS_TEXT] = { .kind = VK_TASKS },
+};
+
+#undef JSON
+#undef LABEL
+#undef DATE
+
+/* The placeholder names, by enum var. */
+static const char *const var_names[V_COUNT] = {
+	"event", "event_at", "request_id", "entity", "entity_name",
+	"type", "type_label", "status", "status_label", "outcome",
+	"outcome_label", "reject_reason", "reject_reason_label", "channel",
+	"channel_label", "protocol", "extended",
+	"received_on", "forwarded_on", "statutory_due_on",
+	"operational_due_on", "due_on", "closed_on",
+	"received_on_long", "forwarded_on_long", "statutory_due_on_long",
+	"operational_due_on_long", "due_on_long", "closed_on_long",
+	"alert_kind", "alert_moment", "alert_due_on", "alert_due_on_long",
+	"alert_days_before", "alert_days_before_text",
+	"failed_id", "failed_event", "failed_channel", "failed_recipient",
+	"failed_attempts", "failed_error",
+	"subject_name", "dpo_name", "tasks_text",
+};
+
+/* Room for a number or a long date written out ("mercoledì 30 settembre
+   2026", "-1.79769e+308"). */
+#define VAL_SMALL	48
+
+/* One value: NUL-terminated text, and whether it holds a control
+   character that becomes a space where it is written. */
+struct val {
+	const char	*s;
+	size_t		 len;
+	int		 dirty;
+	char		 small[VAL_SMALL];
+};
+
+/* One rendering: the payload and the values computed so far. */
+struct rctx {
+	const cJSON	*obj[VO_COUNT];
+	unsigned	 obj_done;
+	enum mail_lang	 lang;
+	const char	*entity_name, *subject_name, *dpo_name;
+	uint64_t	 have;
+	char		*tasks;		/* heap, for tasks_text */
+	struct val	 v[V_COUNT];
+};
+
+/* A placeholder name, as written between the braces, or V_NONE. */
+static int
+var_lookup(const char *name, size_t len)
+{
+	for (int i = 0; i < V_COUNT; i++)
+		if (strlen(var_names[i]) == len &&
+		    memcmp(var_names[i], name, len) == 0)
+			return i;
+	return V_NONE;
+}
 
 static void
-vars_set(struct vars *vs, const char *name, char *value)
+val_set(struct val *v, const char *s, size_t len)
 {
 	/* Values are single-line fields: a CR, LF or other control
-	   character (from the database or the config) becomes a space, so
-	   that it can neither break a header nor forge a template line. */
-	for (char *p = value; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	if (vs->n == (int)nitems(vs->v))
-		abort();	/* a programming error: the table is fixed */
-	vs->v[vs->n].name = name;
-	vs->v[vs->n].value = value;
-	vs->n++;
-}
-
-static const char *
-vars_get(const struct vars *vs, const char *name, size_t len)
-{
-	for (int i = 0; i < vs->n; i++)
-		if (strlen(vs->v[i].name) == len &&
-		    memcmp(vs->v[i].name, name, len) == 0)
-			return vs->v[i].value;
-	return NULL;
+	   character (from the database or the config) is written as a
+	   space, so that it can neither break a header nor forge a
+	   template line. */
+	v->s = s;
+	v->len = len;
+	v->dirty = 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			v->dirty = 1;
+			break;
+		}
 }
 
 static void
-vars_free(struct vars *vs)
+val_str(struct val *v, const char *s)
 {
-	for (int i = 0; i < vs->n; i++)
-		free(vs->v[i].value);
-	vs->n = 0;
+	val_set(v, s, strlen(s));
 }
 
-static const char *
-label_of(const struct label *tab, size_t n, const char *key,
-    enum mail_lang lang)
+/* n in decimal into out (at least 21 bytes); returns its length. */
+static size_t
+fmt_ll(char *out, long long n)
 {
-	if (key == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(tab[i].key, key) == 0)
-			return tab[i].text[lang];
-	return key;	/* a value we have no words for: shown as it is */
+	char			 tmp[24], *p = tmp + sizeof tmp;
+	unsigned long long	 u = n < 0 ? 0ULL - (unsigned long long)n :
+				    (unsigned long long)n;
+	size_t			 len;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (n < 0)
+		*--p = '-';
+	len = (size_t)(tmp + sizeof tmp - p);
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return len;
 }
 
 /* A JSON member as text: strings as they are, integers in decimal,
    booleans as true/false; null, absent and anything else as "". */
+static void
+json_val(struct val *v, const cJSON *obj, const char *name)
+{
+	const cJSON	*it;
+	int		 n;
+
+	it = obj != NULL ? cJSON_GetObjectItemCaseSensitive(obj, name) : NULL;
+	if (cJSON_IsString(it) && it->valuestring != NULL)
+		val_str(v, it->valuestring);
+	/* cJSON keeps numbers as doubles: an id is exact below 2^53 */
+	else if (cJSON_IsNumber(it) && it->valuedouble > -9e15 &&
+	    it->valuedouble < 9e15)
+		val_set(v, v->small, fmt_ll(v->small,
+		    (long long)it->valuedouble));
+	else if (cJSON_IsNumber(it)) {
+		n = snprintf(v->small, sizeof v->small, "%g", it->valuedouble);
+		val_set(v, v->small, n > 0 ? (size_t)n : 0);
+	} else if (cJSON_IsBool(it))
+		val_str(v, cJSON_IsTrue(it) ? "true" : "false");
+	else
+		val_set(v, "", 0);
+}
+
+/* The same as a heap string, for tasks_text. */
 static char *
 json_text(const cJSON *obj, const char *name)
 {
-	const cJSON	*it;
+	struct val	v;
 
-	it = cJSON_GetObjectItemCaseSensitive(obj, name);
-	if (cJSON_IsString(it) && it->valuestring != NULL)
-		return xstrdup(it->valuestring);
-	/* cJSON keeps numbers as doubles: an id is exact below 2^53 */
-	if (cJSON_IsNumber(it) && it->valuedouble > -9e15 &&
-	    it->valuedouble < 9e15)
-		return xasprintf("%lld", (long long)it->valuedouble);
-	if (cJSON_IsNumber(it))
-		return xasprintf("%g", it->valuedouble);
-	if (cJSON_IsBool(it))
-		return xstrdup(cJSON_IsTrue(it) ? "true" : "false");
-	return xstrdup("");
+	json_val(&v, obj, name);
+	return xstrndup(v.s, v.len);
 }
 
 /* Day of the week (0 = Monday) of a proleptic Gregorian date, by the
    days-from-civil count (H. Hinnant), so no libc time zone is involved. */
-static int
-weekday_of(int y, int m, int d)
+static long
+days_from_civil(int y, int m, int d)
 {
-	long	era, yoe, doy, doe, days;
+	long	era, yoe, doy, doe;
 
 	y -= m <= 2;
 	era = (y >= 0 ? y : y - 399) / 400;
 	yoe = y - era * 400;
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	days = era * 146097 + doe - 719468;	/* 0 = 1970-01-01, a Thursday */
-	return (int)(((days % 7) + 7 + 3) % 7);
+	return era * 146097 + doe - 719468;	/* 0 = 1970-01-01 */
+}
+
+static int
+weekday_of(int y, int m, int d)
+{
+	/* 1970-01-01 was a Thursday */
+	return (int)(((days_from_civil(y, m, d) % 7) + 7 + 3) % 7);
+}
+
+static int
+digits(const char *s, int n)
+{
+	int	v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
 }
 
 /* "2026-03-02" -> "lunedì 2 marzo 2026" / "Monday 2 March 2026"; anything
-   that is not such a date is returned as it is. */
-static char *
-date_long(const char *iso, enum mail_lang lang)
+   that is not such a date is shown as it is. */
+static void
+date_long(struct val *v, const struct val *iso, enum mail_lang lang)
 {
-	int	y, m, d, n = 0;
 	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31 };
+	const char	*s = iso->s, *w, *mo;
+	char		*o = v->small;
+	int		 y, m, d;
+	size_t		 n;
 
-	if (strlen(iso) != 10 ||
-	    sscanf(iso, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 ||
-	    m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return xstrdup(iso);
+	if (iso->len != 10 || s[4] != '-' || s[7] != '-' ||
+	    (y = digits(s, 4)) < 0 || (m = digits(s + 5, 2)) < 1 || m > 12 ||
+	    (d = digits(s + 8, 2)) < 1 || d > mdays[m - 1]) {
+		*v = *iso;
+		v->s = iso->s == iso->small ? v->small : iso->s;
+		return;
+	}
+	w = weekday_names[lang][weekday_of(y, m, d)];
+	mo = month_names[lang][m - 1];
+	memcpy(o, w, n = strlen(w));
+	o += n;
+	*o++ = ' ';
+	o += fmt_ll(o, d);
 	/* Italian writes the first of the month as an ordinal: "1° marzo". */
-	return xasprintf("%s %d%s %s %d", weekday_names[lang][weekday_of(y, m,
-	    d)], d, lang == ML_IT && d == 1 ? "°" : "", month_names[lang][m - 1],
-	    y);
+	if (lang == ML_IT && d == 1) {
+		memcpy(o, "°", strlen("°"));
+		o += strlen("°");
+	}
+	*o++ = ' ';
+	memcpy(o, mo, n = strlen(mo));
+	o += n;
+	*o++ = ' ';
+	o += fmt_ll(o, y);
+	val_set(v, v->small, (size_t)(o - v->small));
+}
+
+static const char *
+label_of(const struct label *tab, size_t n, const char *key,
+    enum mail_lang lang)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(tab[i].key, key) == 0)
+			return tab[i].text[lang];
+	return NULL;	/* a value we have no words for */
 }
 
 /*
@@ -273,160 +486,303 @@ tasks_text(const cJSON *payload, enum mail_lang lang)
 	return buf_take(&b);
 }
 
-static void
-vars_fill(struct vars *vs, const cJSON *payload, enum mail_lang lang,
-    const char *entity_name, const char *subject_name, const char *dpo_name)
+static const cJSON *
+rctx_obj(struct rctx *c, enum var_obj o)
 {
-	const cJSON	*req, *alert, *failed;
-	char		*type, *status, *outcome, *reason, *channel, *days;
-	char		*entity;
-	long long	 n;
-
-	req = cJSON_GetObjectItemCaseSensitive(payload, "request");
-	alert = cJSON_GetObjectItemCaseSensitive(payload, "alert");
-
-	vars_set(vs, "event", json_text(payload, "event"));
-	vars_set(vs, "event_at", json_text(payload, "at"));
-	vars_set(vs, "request_id", json_text(req, "id"));
-	entity = json_text(req, "entity");
-	vars_set(vs, "entity_name", xstrdup(entity_name != NULL &&
-	    *entity_name != '\0' ? entity_name : entity));
-	vars_set(vs, "entity", entity);
-
-	type = json_text(req, "type");
-	vars_set(vs, "type_label", xstrdup(label_of(type_labels,
-	    nitems(type_labels), type, lang)));
-	vars_set(vs, "type", type);
-	status = json_text(req, "status");
-	vars_set(vs, "status_label", xstrdup(label_of(status_labels,
-	    nitems(status_labels), status, lang)));
-	vars_set(vs, "status", status);
-	outcome = json_text(req, "outcome");
-	vars_set(vs, "outcome_label", xstrdup(label_of(status_labels,
-	    nitems(status_labels), outcome, lang)));
-	vars_set(vs, "outcome", outcome);
-	reason = json_text(req, "reject_reason");
-	vars_set(vs, "reject_reason_label", xstrdup(label_of(reject_labels,
-	    nitems(reject_labels), reason, lang)));
-	vars_set(vs, "reject_reason", reason);
-	channel = json_text(req, "channel");
-	vars_set(vs, "channel_label", xstrdup(label_of(channel_labels,
-	    nitems(channel_labels), channel, lang)));
-	vars_set(vs, "channel", channel);
-	vars_set(vs, "protocol", json_text(req, "protocol"));
-	vars_set(vs, "extended", json_text(req, "extended"));
-
-	for (size_t i = 0; i < nitems(date_fields); i++) {
-		char	*v = json_text(req, date_fields[i].name);
-
-		vars_set(vs, date_fields[i].long_name, date_long(v, lang));
-		vars_set(vs, date_fields[i].name, v);
+	if (!(c->obj_done & (1u << o))) {
+		c->obj[o] = cJSON_GetObjectItemCaseSensitive(c->obj[VO_PAYLOAD],
+		    obj_names[o]);
+		c->obj_done |= 1u << o;
 	}
+	return c->obj[o];
+}
 
-	vars_set(vs, "alert_kind", json_text(alert, "kind"));
-	vars_set(vs, "alert_moment", json_text(alert, "moment"));
-	vars_set(vs, "alert_due_on", json_text(alert, "due_on"));
-	vars_set(vs, "alert_due_on_long", date_long(vars_get(vs,
-	    "alert_due_on", strlen("alert_due_on")), lang));
-	days = json_text(alert, "days_before");
-	if (parse_int(days, 0, 100000, &n) == 0)
-		vars_set(vs, "alert_days_before_text", xasprintf("%lld %s", n,
-		    lang == ML_IT ? (n == 1 ? "giorno" : "giorni") :
-		    (n == 1 ? "day" : "days")));
-	else
-		vars_set(vs, "alert_days_before_text", xstrdup(""));
-	vars_set(vs, "alert_days_before", days);
+/* The value of placeholder id, computed at its first use. */
+static const struct val *
+val_get(struct rctx *c, int id)
+{
+	const struct var_def	*d = &var_defs[id];
+	struct val		*v = &c->v[id];
+	const struct val	*src;
+	const char		*s;
+	long long		 n;
 
-	failed = cJSON_GetObjectItemCaseSensitive(payload, "failed");
-	vars_set(vs, "failed_id", json_text(failed, "id"));
-	vars_set(vs, "failed_event", json_text(failed, "event"));
-	vars_set(vs, "failed_channel", json_text(failed, "channel"));
-	vars_set(vs, "failed_recipient", json_text(failed, "recipient"));
-	vars_set(vs, "failed_attempts", json_text(failed, "attempts"));
-	vars_set(vs, "failed_error", json_text(failed, "error"));
+	if (c->have & (1ULL << id))
+		return v;
+	switch (d->kind) {
+	case VK_JSON:
+		json_val(v, rctx_obj(c, d->obj), d->key);
+		break;
+	case VK_LABEL:
+		src = val_get(c, d->src);
+		if ((s = label_of(d->tab, d->ntab, src->s, c->lang)) != NULL)
+			val_str(v, s);
+		else
+			*v = *src;	/* shown as it is */
+		if (v->s == src->small)
+			v->s = v->small;
+		break;
+	case VK_DATE_LONG:
+		date_long(v, val_get(c, d->src), c->lang);
+		break;
+	case VK_DAYS_TEXT:
+		src = val_get(c, d->src);
+		if (parse_int(src->s, 0, 100000, &n) == 0) {
+			char	*o = v->small + fmt_ll(v->small, n);
 
-	vars_set(vs, "subject_name", xstrdup(subject_name != NULL ?
-	    subject_name : ""));
-	vars_set(vs, "dpo_name", xstrdup(dpo_name != NULL ? dpo_name : ""));
-	vars_set(vs, "tasks_text", tasks_text(payload, lang));
+			s = c->lang == ML_IT ? (n == 1 ? " giorno" :
+			    " giorni") : (n == 1 ? " day" : " days");
+			memcpy(o, s, strlen(s) + 1);
+			val_str(v, v->small);
+		} else
+			val_set(v, "", 0);
+		break;
+	case VK_ENTITY_NAME:
+		if (c->entity_name != NULL && *c->entity_name != '\0')
+			val_str(v, c->entity_name);
+		else {
+			src = val_get(c, V_ENTITY);
+			*v = *src;
+			if (v->s == src->small)
+				v->s = v->small;
+		}
+		break;
+	case VK_SUBJECT_NAME:
+		val_str(v, c->subject_name != NULL ? c->subject_name : "");
+		break;
+	case VK_DPO_NAME:
+		val_str(v, c->dpo_name != NULL ? c->dpo_name : "");
+		break;
+	case VK_TASKS:
+		c->tasks = tasks_text(c->obj[VO_PAYLOAD], c->lang);
+		val_str(v, c->tasks);
+		break;
+	}
+	c->have |= 1ULL << id;
+	return v;
 }
 
 /*
- * Replaces the placeholders of one line of text. "{{name}}" (spaces inside
- * the braces allowed) becomes its value, or "" for a name we do not know;
- * a "{{" without its "}}" is left as it is.
+ * A template compiled once, when it is read: for each line, its
+ * conditions ("{{?name}}" keeps the line only when name is not empty,
+ * "{{!name}}" only when it is empty), then its pieces, text of the
+ * template or a placeholder. "{{name}}" (spaces inside the braces
+ * allowed) is a placeholder; a name we do not know renders as ""; a "{{"
+ * without its "}}" is text.
  */
+struct tpl_cond {
+	int		var;
+	int		neg;
+};
+
+struct tpl_seg {
+	int		var;		/* V_LIT: text of the template */
+	const char	*s;
+	size_t		 len;
+};
+#define V_LIT		(-2)
+
+struct tpl_line {
+	size_t		 cond0, ncond;
+	size_t		 seg0, nseg;
+	int		 nl;		/* ends with a line end */
+};
+
+struct tpl {
+	char		*text;		/* LF line ends, what segs point to */
+	int		 bad;		/* TPL_* */
+	size_t		 nsubj;		/* lines[0 .. nsubj) are the subject */
+	struct tpl_line	*lines;
+	size_t		 nlines, caplines;
+	struct tpl_cond	*conds;
+	size_t		 nconds, capconds;
+	struct tpl_seg	*segs;
+	size_t		 nsegs, capsegs;
+};
+
+enum {
+	TPL_OK,
+	TPL_NO_SUBJECT,		/* the first line is not "Subject: ..." */
+	TPL_NO_BLANK,		/* no blank line after it */
+};
+
+#define TPL_PUSH(arr, n, cap) do {					\
+	if ((n) == (cap)) {						\
+		(cap) = (cap) ? 2 * (cap) : 16;				\
+		(arr) = xreallocarray((arr), (cap), sizeof *(arr));	\
+	}								\
+} while (0)
+
 static void
-subst(struct buf *out, const char *s, size_t len, const struct vars *vs)
+tpl_seg_add(struct tpl *t, int var, const char *s, size_t len)
 {
-	const char	*end = s + len, *open, *close, *name, *v;
+	if (var == V_LIT && len == 0)
+		return;
+	if (var == V_NONE)
+		return;
+	TPL_PUSH(t->segs, t->nsegs, t->capsegs);
+	t->segs[t->nsegs++] = (struct tpl_seg){ var, s, len };
+}
+
+/* One line, s .. end (its line end, if any, is *end). */
+static void
+tpl_compile_line(struct tpl *t, const char *s, const char *end, int nl)
+{
+	struct tpl_line	 l;
+	const char	*open, *close, *name;
 	size_t		 nlen;
 
+	l.cond0 = t->nconds;
+	l.seg0 = t->nsegs;
+	while (end - s > 5 && s[0] == '{' && s[1] == '{' &&
+	    (s[2] == '?' || s[2] == '!')) {
+		close = memmem(s + 3, (size_t)(end - s - 3), "}}", 2);
+		if (close == NULL)
+			break;
+		TPL_PUSH(t->conds, t->nconds, t->capconds);
+		t->conds[t->nconds++] = (struct tpl_cond){
+			var_lookup(s + 3, (size_t)(close - s - 3)), s[2] == '!'
+		};
+		s = close + 2;
+	}
 	while (s < end) {
 		open = memmem(s, (size_t)(end - s), "{{", 2);
 		close = open != NULL ? memmem(open + 2, (size_t)(end - open -
 		    2), "}}", 2) : NULL;
 		if (close == NULL) {
-			buf_add(out, s, (size_t)(end - s));
-			return;
+			tpl_seg_add(t, V_LIT, s, (size_t)(end - s));
+			break;
 		}
-		buf_add(out, s, (size_t)(open - s));
+		tpl_seg_add(t, V_LIT, s, (size_t)(open - s));
 		name = open + 2;
 		while (name < close && *name == ' ')
 			name++;
 		nlen = (size_t)(close - name);
 		while (nlen > 0 && name[nlen - 1] == ' ')
 			nlen--;
-		if ((v = vars_get(vs, name, nlen)) != NULL)
-			buf_adds(out, v);
+		tpl_seg_add(t, var_lookup(name, nlen), NULL, 0);
 		s = close + 2;
+	}
+	l.ncond = t->nconds - l.cond0;
+	l.nseg = t->nsegs - l.seg0;
+	l.nl = nl;
+	TPL_PUSH(t->lines, t->nlines, t->caplines);
+	t->lines[t->nlines++] = l;
+}
+
+/* The lines of s up to end (or its NUL). */
+static void
+tpl_compile_text(struct tpl *t, const char *s, const char *end)
+{
+	const char	*eol;
+
+	while (s < end && *s != '\0') {
+		eol = memchr(s, '\n', (size_t)(end - s));
+		if (eol == NULL)
+			eol = end;
+		tpl_compile_line(t, s, eol, eol < end);
+		s = eol < end ? eol + 1 : eol;
 	}
 }
 
-/*
- * A line may start with conditions: "{{?name}}" keeps it only when name is
- * not empty, "{{!name}}" only when it is empty (e.g. a line that shows the
- * data subject's name, and the line that says the message carries none).
- * Returns whether to keep the line; *rest is past the conditions.
- */
-static int
-line_wanted(const char *s, const char *end, const struct vars *vs,
-    const char **rest)
+/* Compiles text (taken): "Subject: ..." then a blank line, then the body. */
+static struct tpl *
+tpl_compile(char *text)
 {
-	const char	*close, *v;
-	int		 keep = 1, neg;
+	struct tpl	*t = xcalloc(1, sizeof *t);
+	const char	*eol, *b;
+	size_t		 n;
 
-	while (end - s > 5 && s[0] == '{' && s[1] == '{' &&
-	    (s[2] == '?' || s[2] == '!')) {
-		neg = s[2] == '!';
-		close = memmem(s + 3, (size_t)(end - s - 3), "}}", 2);
-		if (close == NULL)
-			break;
-		v = vars_get(vs, s + 3, (size_t)(close - s - 3));
-		if ((v != NULL && *v != '\0') == neg)
-			keep = 0;
-		s = close + 2;
+	t->text = text;
+	eol = strchr(text, '\n');
+	if (strncasecmp(text, "Subject:", 8) != 0 || eol == NULL) {
+		t->bad = TPL_NO_SUBJECT;
+		return t;
 	}
-	*rest = s;
-	return keep;
+	b = eol + 1;
+	n = strspn(b, " \t");
+	if (b[n] != '\n' && b[n] != '\0') {
+		t->bad = TPL_NO_BLANK;
+		return t;
+	}
+	b += n + (b[n] == '\n');
+	/* The subject is one line: its line end is not part of it. */
+	if (eol > text + 8)
+		tpl_compile_line(t, text + 8, eol, 0);
+	t->nsubj = t->nlines;
+	tpl_compile_text(t, b, b + strlen(b));
+	return t;
 }
 
 static void
-render_text(struct buf *out, const char *s, const struct vars *vs)
+tpl_free(struct tpl *t)
 {
-	const char	*eol, *rest;
+	if (t == NULL)
+		return;
+	free(t->lines);
+	free(t->conds);
+	free(t->segs);
+	free(t->text);
+	free(t);
+}
 
-	while (*s != '\0') {
-		eol = strchr(s, '\n');
-		if (eol == NULL)
-			eol = s + strlen(s);
-		if (line_wanted(s, eol, vs, &rest)) {
-			subst(out, rest, (size_t)(eol - rest), vs);
-			if (*eol == '\n')
-				buf_add(out, "\n", 1);
-		}
-		s = *eol == '\n' ? eol + 1 : eol;
+static int
+tpl_line_wanted(struct rctx *c, const struct tpl *t, const struct tpl_line *l)
+{
+	for (size_t i = 0; i < l->ncond; i++) {
+		const struct tpl_cond	*k = &t->conds[l->cond0 + i];
+		int			 set;
+
+		set = k->var != V_NONE && val_get(c, k->var)->len > 0;
+		if (set == k->neg)
+			return 0;
 	}
+	return 1;
+}
+
+/* Lines [l0, l1) of t: their length with out NULL, else written to out
+   (which has room). Returns the length. */
+static size_t
+tpl_render(struct rctx *c, const struct tpl *t, size_t l0, size_t l1,
+    char *out)
+{
+	size_t	len = 0;
+
+	for (size_t i = l0; i < l1; i++) {
+		const struct tpl_line	*l = &t->lines[i];
+
+		if (!tpl_line_wanted(c, t, l))
+			continue;
+		for (size_t k = 0; k < l->nseg; k++) {
+			const struct tpl_seg	*g = &t->segs[l->seg0 + k];
+			const struct val	*v;
+
+			if (g->var == V_LIT) {
+				if (out != NULL)
+					memcpy(out + len, g->s, g->len);
+				len += g->len;
+				continue;
+			}
+			v = val_get(c, g->var);
+			if (out != NULL && !v->dirty)
+				memcpy(out + len, v->s, v->len);
+			else if (out != NULL)
+				for (size_t j = 0; j < v->len; j++) {
+					unsigned char	ch = (unsigned char)
+					    v->s[j];
+
+					out[len + j] = ch < 0x20 ||
+					    ch == 0x7f ? ' ' : (char)ch;
+				}
+			len += v->len;
+		}
+		if (l->nl) {
+			if (out != NULL)
+				out[len] = '\n';
+			len++;
+		}
+	}
+	return len;
 }
 
 /* Whether s[0..len) is well-formed UTF-8 (no overlongs, surrogates or
@@ -513,18 +869,18 @@ read_template(const char *path, char **cause)
 }
 
 /*
- * Templates as read_template left them, by path, so that a mail costs a
- * stat() and not an open, a read and a UTF-8 check. An entry serves as
- * long as the file has the same device, inode, size and modification time
- * (an edit takes effect at the next mail, as without the cache; an editor
- * that writes a new file makes a new inode). Only mail_render uses it, on
- * one thread.
+ * Templates compiled, by path, so that a mail costs a stat() and not an
+ * open, a read, a UTF-8 check and a parse. An entry serves as long as the
+ * file has the same device, inode, size and modification time (an edit
+ * takes effect at the next mail, as without the cache; an editor that
+ * writes a new file makes a new inode). Only mail_render uses it, on one
+ * thread.
  */
 #define TPL_CACHE_MAX	64
 
 struct tpl_ent {
 	char		*path;
-	char		*text;
+	struct tpl	*tpl;
 	dev_t		 dev;
 	ino_t		 ino;
 	off_t		 size;
@@ -544,8 +900,8 @@ tpl_same(const struct tpl_ent *e, const struct stat *st)
 }
 
 /* The template at path (owned by the cache), or NULL and *cause. */
-static const char *
-template_text(const char *path, char **cause)
+static const struct tpl *
+template_get(const char *path, char **cause)
 {
 	struct tpl_ent	*e = NULL;
 	struct stat	 st;
@@ -561,7 +917,7 @@ template_text(const char *path, char **cause)
 			break;
 		}
 	if (e != NULL && tpl_same(e, &st))
-		return e->text;
+		return e->tpl;
 	/* Stat first, then read: a change during the read is seen next time. */
 	if ((text = read_template(path, cause)) == NULL)
 		return NULL;
@@ -571,13 +927,13 @@ template_text(const char *path, char **cause)
 		e = &tpl_cache[tpl_n++];
 		e->path = xstrdup(path);
 	} else
-		free(e->text);
-	e->text = text;
+		tpl_free(e->tpl);
+	e->tpl = tpl_compile(text);
 	e->dev = st.st_dev;
 	e->ino = st.st_ino;
 	e->size = st.st_size;
 	e->mtime = st.st_mtim;
-	return e->text;
+	return e->tpl;
 }
 
 void
@@ -585,7 +941,7 @@ mail_template_cache_clear(void)
 {
 	for (int i = 0; i < tpl_n; i++) {
 		free(tpl_cache[i].path);
-		free(tpl_cache[i].text);
+		tpl_free(tpl_cache[i].tpl);
 	}
 	tpl_n = 0;
 }
@@ -610,17 +966,42 @@ event_file_name(const char *event)
 	return NULL;
 }
 
+/* dir/lang/name.txt, in buf when it fits (no allocation a mail), else on
+   the heap (*heap, caller frees). */
+static const char *
+template_path(char *buf, size_t size, const char *dir, const char *lang,
+    const char *name, char **heap)
+{
+	size_t	dl = strlen(dir), ll = strlen(lang), nl = strlen(name);
+	char	*p;
+
+	*heap = NULL;
+	if (dl + ll + nl + 7 > size)
+		return *heap = xasprintf("%s/%s/%s.txt", dir, lang, name);
+	p = buf;
+	memcpy(p, dir, dl);
+	p += dl;
+	*p++ = '/';
+	memcpy(p, lang, ll);
+	p += ll;
+	*p++ = '/';
+	memcpy(p, name, nl);
+	p += nl;
+	memcpy(p, ".txt", 5);
+	return buf;
+}
+
 int
 mail_render(const char *dir, const char *lang, const char *event,
     const struct cJSON *payload, const char *entity_name,
     const char *subject_name, const char *dpo_name, char **subject,
     char **body, char **cause)
 {
-	struct vars	 vs = { .n = 0 };
-	struct buf	 out;
-	const char	*name, *text, *eol, *b;
-	char		*path, *subj_line;
-	size_t		 n;
+	struct rctx		 c;
+	const struct tpl	*t;
+	const char		*name, *path;
+	char			 pbuf[512], *heap, *s, *e;
+	size_t			 n;
 
 	*subject = *body = NULL;
 	if ((name = event_file_name(event)) == NULL) {
@@ -633,56 +1014,65 @@ mail_render(const char *dir, const char *lang, const char *event,
 		*cause = xstrdup("template language: not a language name");
 		return -1;
 	}
-	path = xasprintf("%s/%s/%s.txt", dir, lang, name);
-	if ((text = template_text(path, cause)) == NULL) {
-		free(path);
-		return -1;
-	}
-
-	/* "Subject: ..." then a blank line, then the body. */
-	eol = strchr(text, '\n');
-	if (strncasecmp(text, "Subject:", 8) != 0 || eol == NULL) {
+	path = template_path(pbuf, sizeof pbuf, dir, lang, name, &heap);
+	if ((t = template_get(path, cause)) == NULL)
+		goto fail;
+	if (t->bad == TPL_NO_SUBJECT) {
 		*cause = xasprintf("template %s: the first line must be "
 		    "\"Subject: ...\"", path);
 		goto fail;
 	}
-	subj_line = xstrndup(text + 8, (size_t)(eol - text - 8));
-	b = eol + 1;
-	n = strspn(b, " \t");
-	if (b[n] != '\n' && b[n] != '\0') {
-		free(subj_line);
+	if (t->bad == TPL_NO_BLANK) {
 		*cause = xasprintf("template %s: the Subject line must be "
 		    "followed by a blank line", path);
 		goto fail;
 	}
-	b += n + (b[n] == '\n');
 
-	vars_fill(&vs, payload, strcmp(lang, "it") == 0 ? ML_IT : ML_EN,
-	    entity_name, subject_name, dpo_name);
+	c.obj[VO_PAYLOAD] = payload;
+	c.obj_done = 1u << VO_PAYLOAD;
+	c.lang = strcmp(lang, "it") == 0 ? ML_IT : ML_EN;
+	c.entity_name = entity_name;
+	c.subject_name = subject_name;
+	c.dpo_name = dpo_name;
+	c.have = 0;
+	c.tasks = NULL;
 
-	buf_init(&out);
-	render_text(&out, subj_line, &vs);
-	free(subj_line);
-	*subject = xstrdup(str_trim(out.data != NULL ? out.data : ""));
-	buf_free(&out);
-	if (**subject == '\0') {
-		free(*subject);
-		*subject = NULL;
-		vars_free(&vs);
+	/* Each part measured, then written into one allocation. */
+	n = tpl_render(&c, t, 0, t->nsubj, NULL);
+	s = xmalloc(n + 1);
+	tpl_render(&c, t, 0, t->nsubj, s);
+	s[n] = '\0';
+	/* trimmed, as str_trim does */
+	e = s + n;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	    e[-1] == '\n'))
+		e--;
+	*e = '\0';
+	n = strspn(s, " \t\r\n");
+	if (n > 0)
+		memmove(s, s + n, (size_t)(e - s) - n + 1);
+	if (*s == '\0') {
+		free(s);
+		free(c.tasks);
 		*cause = xasprintf("template %s: the subject renders empty",
 		    path);
 		goto fail;
 	}
-	render_text(&out, b, &vs);
-	if (out.len == 0 || out.data[out.len - 1] != '\n')
-		buf_add(&out, "\n", 1);
-	*body = buf_take(&out);
-	vars_free(&vs);
-	free(path);
+	*subject = s;
+
+	n = tpl_render(&c, t, t->nsubj, t->nlines, NULL);
+	s = xmalloc(n + 2);
+	tpl_render(&c, t, t->nsubj, t->nlines, s);
+	if (n == 0 || s[n - 1] != '\n')
+		s[n++] = '\n';
+	s[n] = '\0';
+	*body = s;
+	free(c.tasks);
+	free(heap);
 	return 0;
 
 fail:
-	free(path);
+	free(heap);
 	return -1;
 }
 
@@ -710,60 +1100,72 @@ utf8_seqlen(const unsigned char *s)
 }
 
 /* A header's text without CR, LF or other controls (each run of them
-   becomes one space) and without spaces at either end. */
+   becomes one space) and without spaces at either end, at out (room for
+   strlen(s) + 1). */
 static char *
-header_clean(const char *s)
+header_clean_to(char *out, const char *s)
 {
-	struct buf	b;
-	int		gap = 0;
+	char	*o = out;
+	int	 gap = 0;
 
-	buf_init(&b);
 	for (; *s != '\0'; s++) {
 		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == ' ') {
 			gap = 1;
 			continue;
 		}
-		if (gap && b.len > 0)
-			buf_add(&b, " ", 1);
+		if (gap && o > out)
+			*o++ = ' ';
 		gap = 0;
-		buf_add(&b, s, 1);
+		*o++ = *s;
 	}
-	return buf_take(&b);
+	*o = '\0';
+	return out;
 }
 
-/* The Q encoding of one byte. Only the characters that RFC 2047 §5 (3)
-   allows in a phrase go as they are, so the same words serve in Subject
-   and in a From display name. */
-static size_t
-q_byte(unsigned char c, char out[3])
-{
-	if (c == ' ') {
-		out[0] = '_';
-		return 1;
-	}
-	if (isalnum(c) && c < 0x80) {
-		out[0] = (char)c;
-		return 1;
-	}
-	if (c == '!' || c == '*' || c == '+' || c == '-' || c == '/') {
-		out[0] = (char)c;
-		return 1;
-	}
-	out[0] = '=';
-	out[1] = hexdig[c >> 4];
-	out[2] = hexdig[c & 15];
-	return 3;
-}
-
+/* header_clean_to into buf when it fits (no allocation for a header of
+   usual length), else on the heap (*heap, caller frees). */
+#define CLEAN_BUF	1024
 static char *
-encode_words(const char *s, size_t used)
+header_clean(char buf[CLEAN_BUF], const char *s, char **heap)
 {
-	struct buf	 b;
+	size_t	n = strlen(s);
+
+	*heap = n < CLEAN_BUF ? NULL : xmalloc(n + 1);
+	return header_clean_to(*heap != NULL ? *heap : buf, s);
+}
+
+/* Whether the Q encoding leaves a byte as it is: only the characters
+   that RFC 2047 §5 (3) allows in a phrase, so the same words serve in
+   Subject and in a From display name (a space becomes "_"). */
+static const unsigned char q_plain[256] = {
+	[' '] = 1, ['!'] = 1, ['*'] = 1, ['+'] = 1, ['-'] = 1, ['/'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+/* Room encode_words_to needs for n bytes of text: each byte takes at
+   most 3 characters, and each byte may start a word of its own ("?=\r\n "
+   and the prefix); the first may start on a line of its own. It is also
+   more than the plain form's 3 * n. */
+#define EW_BOUND(n)	(3 * (n) + ((n) + 2) * (EW_OVERHEAD + 3) + 4)
+
+/* Writes the encoded words of s at o; returns the end. */
+static char *
+encode_words_to(char *o, const char *s, size_t used)
+{
 	const unsigned char *p = (const unsigned char *)s;
-	char		 enc[4 * 3], one[3];
 	size_t		 n, elen, k, room, wlen = 0;
 
-	buf_init(&b);
 	/* What the first word may hold after what is on its line. */
 	room = used + EW_OVERHEAD + 12 <= EW_LINE_MAX ?
 	    EW_LINE_MAX - used - EW_OVERHEAD : 0;
@@ -772,48 +1174,65 @@ encode_words(const char *s, size_t used)
 	if (room == 0) {
 		/* No space on the first line for even one character: start
 		   on the next. */
-		buf_adds(&b, "\r\n ");
+		memcpy(o, "\r\n ", 3);
+		o += 3;
 		room = EW_MAX - EW_OVERHEAD;
 	}
-	buf_adds(&b, EW_PREFIX);
+	memcpy(o, EW_PREFIX, strlen(EW_PREFIX));
+	o += strlen(EW_PREFIX);
 	while (*p != '\0') {
 		/* A whole UTF-8 sequence goes into one word: a decoder
 		   may decode each word on its own (RFC 2047 §5). */
-		n = utf8_seqlen(p);
-		for (k = 0, elen = 0; k < n; k++) {
-			size_t	l = q_byte(p[k], one);
-
-			memcpy(enc + elen, one, l);
-			elen += l;
-		}
+		n = *p < 0x80 ? 1 : utf8_seqlen(p);
+		for (k = 0, elen = 0; k < n; k++)
+			elen += q_plain[p[k]] ? 1 : 3;
 		if (wlen + elen > room) {
-			buf_adds(&b, "?=\r\n " EW_PREFIX);
+			memcpy(o, "?=\r\n " EW_PREFIX, 5 + strlen(EW_PREFIX));
+			o += 5 + strlen(EW_PREFIX);
 			room = EW_MAX - EW_OVERHEAD;
 			wlen = 0;
 		}
-		buf_add(&b, enc, elen);
+		for (k = 0; k < n; k++) {
+			unsigned char	c = p[k];
+
+			if (c == ' ')
+				*o++ = '_';
+			else if (q_plain[c])
+				*o++ = (char)c;
+			else {
+				o[0] = '=';
+				o[1] = hexdig[c >> 4];
+				o[2] = hexdig[c & 15];
+				o += 3;
+			}
+		}
 		wlen += elen;
 		p += n;
 	}
-	buf_adds(&b, "?=");
-	return buf_take(&b);
+	memcpy(o, "?=", 2);
+	return o + 2;
 }
 
-char *
-mail_encode_header(const char *utf8, size_t first_line_used)
+/*
+ * The header text s, already cleaned, at o (room for EW_BOUND(strlen(s))):
+ * as it is when it is printable ASCII, folded before a space where a line
+ * would pass 78 characters, else in encoded words. Returns the end.
+ */
+static char *
+encode_header_to(char *o, const char *s, size_t first_line_used)
 {
-	struct buf	 b;
-	char		*s, *w, *seg, *out;
+	const char	*w, *seg;
 	size_t		 col, wl;
 	int		 plain = 1;
 
-	s = header_clean(utf8);
 	for (const char *p = s; *p != '\0'; p++)
-		if ((unsigned char)*p > 0x7e)
+		if ((unsigned char)*p > 0x7e) {
 			plain = 0;
+			break;
+		}
 	/* Text that looks like an encoded word must be encoded, or a reader
 	   would decode it. */
-	if (strstr(s, "=?") != NULL)
+	if (plain && strstr(s, "=?") != NULL)
 		plain = 0;
 	/* A plain word longer than a line cannot be folded: encode it. */
 	for (w = s; plain && *w != '\0'; w += wl) {
@@ -822,54 +1241,70 @@ mail_encode_header(const char *utf8, size_t first_line_used)
 		if (wl + (w == s ? first_line_used : 1) > HDR_LINE_MAX)
 			plain = 0;
 	}
-	if (!plain) {
-		out = encode_words(s, first_line_used);
-		free(s);
-		return out;
-	}
+	if (!plain)
+		return encode_words_to(o, s, first_line_used);
 
-	/* Printable ASCII: as it is, folded before a space where a line
-	   would pass 78 characters. Each segment is the spaces before a word
-	   and the word, so a fold never leaves a line of only spaces. */
-	buf_init(&b);
+	/* Each segment is the spaces before a word and the word, so a fold
+	   never leaves a line of only spaces. */
 	col = first_line_used;
 	for (seg = s; *seg != '\0'; seg = w + wl) {
 		w = seg + strspn(seg, " ");
 		wl = strcspn(w, " ");
 		if (seg != s && col + (size_t)(w - seg) + wl > HDR_LINE_MAX) {
-			buf_adds(&b, "\r\n");
+			memcpy(o, "\r\n", 2);
+			o += 2;
 			col = 0;
 		}
-		buf_add(&b, seg, (size_t)(w - seg) + wl);
+		memcpy(o, seg, (size_t)(w - seg) + wl);
+		o += (size_t)(w - seg) + wl;
 		col += (size_t)(w - seg) + wl;
 	}
-	free(s);
-	return buf_take(&b);
+	return o;
 }
 
-/* A byte that quoted-printable leaves as it is, unless it ends a line. */
-#define QP_PLAIN(c)	(((c) >= 0x20 && (c) <= 0x7e && (c) != '=') || \
-			    (c) == '\t')
-
 char *
-mail_qp(const char *utf8)
+mail_encode_header(const char *utf8, size_t first_line_used)
+{
+	char	 buf[CLEAN_BUF], *heap, *s, *out, *o;
+
+	s = header_clean(buf, utf8, &heap);
+	out = xmalloc(EW_BOUND(strlen(s)) + 1);
+	o = encode_header_to(out, s, first_line_used);
+	*o = '\0';
+	free(heap);
+	return xrealloc(out, (size_t)(o - out) + 1);
+}
+
+/* Whether quoted-printable leaves a byte as it is, unless it ends a line
+   (printable ASCII but "=", and tab). */
+static const unsigned char qp_plain[256] = {
+	['\t'] = 1,
+#define R4(c)	[(c)] = 1, [(c) + 1] = 1, [(c) + 2] = 1, [(c) + 3] = 1
+#define R16(c)	R4(c), R4((c) + 4), R4((c) + 8), R4((c) + 12)
+	R16(0x20), R4(0x30), R4(0x34), R4(0x38), [0x3c] = 1, [0x3e] = 1,
+	[0x3f] = 1, R16(0x40), R16(0x50), R16(0x60), R4(0x70), R4(0x74),
+	R4(0x78), [0x7c] = 1, [0x7d] = 1, [0x7e] = 1,
+#undef R16
+#undef R4
+};
+
+/*
+ * Writes the quoted-printable of utf8 (n bytes) at out, which has room
+ * for 6 * n characters (a byte takes at most 3, and a soft break before
+ * it 3 more; a LF becomes CRLF). Returns the end.
+ */
+static char *
+qp_to(char *out, const char *utf8, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)utf8, *eol, *end;
-	size_t		 col, len, n = strlen(utf8);
-	char		*out, *o;
+	const unsigned char *stop = p + n;
+	size_t		 col, len;
+	char		*o = out;
 	int		 enc, last;
 
-	/*
-	 * Written straight into one allocation, runs of plain text with one
-	 * memcpy (this was 19 % of a mail's CPU through buf_add a byte at a
-	 * time). A byte takes at most 3 characters and a soft break before
-	 * it 3 more; a LF becomes CRLF.
-	 */
-	out = o = xmalloc(6 * n + 1);
-	while (*p != '\0') {
-		eol = memchr(p, '\n', n - (size_t)(p - (const unsigned char *)
-		    utf8));
-		end = eol != NULL ? eol : (const unsigned char *)utf8 + n;
+	while (p < stop) {
+		eol = memchr(p, '\n', (size_t)(stop - p));
+		end = eol != NULL ? eol : stop;
 		/* CRLF and LF alike end a line; the CR is not text. */
 		if (eol != NULL && end > p && end[-1] == '\r')
 			end--;
@@ -878,12 +1313,12 @@ mail_qp(const char *utf8)
 			/* A run of characters that go as they are (not the
 			   line's last, not at a line's start, where "." and
 			   "From " are special), copied up to the soft break. */
-			if (col > 0 && QP_PLAIN(*q)) {
-				const unsigned char *r = q;
-				size_t	room = QP_LINE_MAX - 1 - col;
+			if (col > 0 && qp_plain[*q]) {
+				const unsigned char *r = q, *lim;
 
-				while (r + 1 < end && (size_t)(r - q) < room &&
-				    QP_PLAIN(*r))
+				lim = (size_t)(end - 1 - q) < QP_LINE_MAX - 1 -
+				    col ? end - 1 : q + (QP_LINE_MAX - 1 - col);
+				while (r < lim && qp_plain[*r])
 					r++;
 				if (r > q) {
 					memcpy(o, q, (size_t)(r - q));
@@ -935,192 +1370,290 @@ mail_qp(const char *utf8)
 		o += 2;
 		p = eol + 1;
 	}
+	return o;
+}
+
+char *
+mail_qp(const char *utf8)
+{
+	size_t	 n = strlen(utf8);
+	char	*out = xmalloc(6 * n + 1), *o;
+
+	o = qp_to(out, utf8, n);
 	*o = '\0';
 	return out;
 }
 
+/* Dot-atom characters (RFC 5322 §3.6.4) but ".", which the callers
+   decide on. */
+static int
+atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || (c != '\0' &&
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
 /* The domain of an address (after its last "@", without a closing ">"),
-   kept to the characters a domain has. */
+   kept to the characters a domain has, at o; returns the end. o has room
+   for strlen(addr) + 12. */
 static char *
-addr_domain(const char *addr)
+addr_domain_to(char *o, const char *addr)
 {
 	const char	*at = strrchr(addr, '@');
-	struct buf	 b;
+	char		*start = o;
 
-	buf_init(&b);
 	if (at != NULL)
 		for (at++; *at != '\0' && *at != '>'; at++)
 			if (isalnum((unsigned char)*at) || *at == '.' ||
 			    *at == '-')
-				buf_add(&b, at, 1);
-	if (b.len == 0)
-		buf_adds(&b, "dsrd.invalid");
-	return buf_take(&b);
+				*o++ = *at;
+	if (o == start) {
+		memcpy(o, "dsrd.invalid", 12);
+		o += 12;
+	}
+	return o;
+}
+
+/* "<msg_id@domain>" at o, which has room for strlen(msg_id) +
+   strlen(from) + 20; returns the end. */
+static char *
+message_id_to(char *o, const char *msg_id, const char *from)
+{
+	char	*start;
+
+	*o++ = '<';
+	/* Only dot-atom characters: a UUID passes untouched, anything else
+	   cannot break the header. */
+	start = o;
+	for (const char *p = msg_id; *p != '\0'; p++)
+		if (*p == '.' || atext((unsigned char)*p))
+			*o++ = *p;
+	if (o == start) {
+		memcpy(o, "dsrd", 4);
+		o += 4;
+	}
+	*o++ = '@';
+	o = addr_domain_to(o, from);
+	*o++ = '>';
+	return o;
 }
 
 char *
 mail_message_id(const char *msg_id, const char *from)
 {
-	struct buf	 b;
-	char		*dom, *out;
+	char	*out = xmalloc(strlen(msg_id) + strlen(from) + 20), *o;
 
-	/* Only dot-atom characters (RFC 5322 §3.6.4): a UUID passes
-	   untouched, anything else cannot break the header. */
-	buf_init(&b);
-	for (const char *p = msg_id; *p != '\0'; p++)
-		if (isalnum((unsigned char)*p) ||
-		    strchr("!#$%&'*+-/=?^_`{|}~.", *p) != NULL)
-			buf_add(&b, p, 1);
-	if (b.len == 0)
-		buf_adds(&b, "dsrd");
-	dom = addr_domain(from);
-	out = xasprintf("<%s@%s>", b.data, dom);
-	free(dom);
-	buf_free(&b);
+	o = message_id_to(out, msg_id, from);
+	*o = '\0';
 	return out;
 }
 
-/* RFC 5322 date-time in UTC. The names are spelt out here: strftime's
-   %a and %b follow the locale. */
-static void
-rfc5322_date(time_t t, char out[64])
+static char *
+rfc5322_date_slow(char *o, time_t t)
 {
 	static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu",
 	    "Fri", "Sat" };
 	static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May",
 	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 	struct tm	tm;
+	int		n;
 
 	if (gmtime_r(&t, &tm) == NULL) {
 		t = 0;
 		gmtime_r(&t, &tm);
 	}
-	snprintf(out, 64, "%s, %d %s %04d %02d:%02d:%02d +0000",
+	n = snprintf(o, 64, "%s, %d %s %04d %02d:%02d:%02d +0000",
 	    wd[tm.tm_wday], tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900,
 	    tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return o + (n > 0 && n < 64 ? n : 0);
 }
 
-/* An address without controls, spaces or angle brackets. */
+/* RFC 5322 date-time in UTC at o; returns the end. The names are spelt
+   out here (strftime's %a and %b follow the locale), and the civil date
+   is computed here too (H. Hinnant's civil_from_days), no libc time zone
+   involved. */
 static char *
-addr_clean(const char *s)
+rfc5322_date_to(char *o, time_t t)
 {
-	struct buf	b;
+	static const char wd[] = "ThuFriSatSunMonTueWed";	/* from 1970 */
+	static const char mo[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	long long	 days, secs, era, doe, yoe, doy, mp, y;
+	int		 d, m, v[3];
 
-	buf_init(&b);
+	/* Years 0 to 9999, the four digits of %04d; a time outside them is
+	   not one dsrd has, written as before. */
+	if (t < -62167219200LL || t > 253402300799LL)
+		return rfc5322_date_slow(o, t);
+	days = (long long)t / 86400;
+	secs = (long long)t % 86400;
+	if (secs < 0) {
+		secs += 86400;
+		days--;
+	}
+	memcpy(o, wd + 3 * (((days % 7) + 7) % 7), 3);
+	o += 3;
+	*o++ = ',';
+	*o++ = ' ';
+	days += 719468;
+	era = (days >= 0 ? days : days - 146096) / 146097;
+	doe = days - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	y += m <= 2;
+	o += fmt_ll(o, d);
+	*o++ = ' ';
+	memcpy(o, mo + 3 * (m - 1), 3);
+	o += 3;
+	*o++ = ' ';
+	*o++ = (char)('0' + y / 1000);
+	*o++ = (char)('0' + y / 100 % 10);
+	*o++ = (char)('0' + y / 10 % 10);
+	*o++ = (char)('0' + y % 10);
+	v[0] = (int)(secs / 3600);
+	v[1] = (int)(secs / 60 % 60);
+	v[2] = (int)(secs % 60);
+	for (int i = 0; i < 3; i++) {
+		*o++ = i == 0 ? ' ' : ':';
+		*o++ = (char)('0' + v[i] / 10);
+		*o++ = (char)('0' + v[i] % 10);
+	}
+	memcpy(o, " +0000", 6);
+	return o + 6;
+}
+
+/* An address without controls, spaces or angle brackets, at o (NULL:
+   only measured); returns its length. */
+static size_t
+addr_clean_to(char *o, const char *s)
+{
+	size_t	n = 0;
+
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s > 0x20 && *s != 0x7f && *s != '<' &&
-		    *s != '>')
-			buf_add(&b, s, 1);
-	return buf_take(&b);
+		    *s != '>') {
+			if (o != NULL)
+				o[n] = *s;
+			n++;
+		}
+	return n;
 }
 
-/* Characters after the last CRLF of s. */
-static size_t
-last_line_len(const char *s)
-{
-	const char	*nl = strrchr(s, '\n');
-
-	return strlen(nl != NULL ? nl + 1 : s);
-}
-
-/* The From display name: words of atoms as they are, other ASCII as a
-   quoted-string, anything else in encoded words; NULL when empty. */
+/* The From display name at o (room for EW_BOUND(strlen(name))): words of
+   atoms as they are, other ASCII as a quoted-string, anything else in
+   encoded words. Returns the end; o itself when the name is empty. */
 static char *
-from_phrase(const char *name)
+from_phrase_to(char *o, const char *name)
 {
-	struct buf	 b;
-	char		*s = header_clean(name), *e;
+	char		 buf[CLEAN_BUF], *heap, *s;
 	int		 ascii = 1, special = 0;
 
+	s = header_clean(buf, name, &heap);
 	for (const char *p = s; *p != '\0'; p++) {
 		if ((unsigned char)*p > 0x7e)
 			ascii = 0;
 		else if (strchr("()<>[]:;@\\,.\"", *p) != NULL)
 			special = 1;
 	}
-	if (*s == '\0') {
-		free(s);
-		return NULL;
+	if (*s == '\0')
+		;
+	else if (!ascii || strstr(s, "=?") != NULL)
+		o = encode_words_to(o, s, strlen("From: "));
+	else if (!special)
+		o = encode_header_to(o, s, strlen("From: "));
+	else {
+		*o++ = '"';
+		for (const char *p = s; *p != '\0'; p++) {
+			if (*p == '"' || *p == '\\')
+				*o++ = '\\';
+			*o++ = *p;
+		}
+		*o++ = '"';
 	}
-	if (!ascii || strstr(s, "=?") != NULL) {
-		e = encode_words(s, strlen("From: "));
-		free(s);
-		return e;
-	}
-	if (!special) {
-		e = mail_encode_header(s, strlen("From: "));
-		free(s);
-		return e;
-	}
-	buf_init(&b);
-	buf_add(&b, "\"", 1);
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			buf_add(&b, "\\", 1);
-		buf_add(&b, p, 1);
-	}
-	buf_add(&b, "\"", 1);
-	free(s);
-	return buf_take(&b);
+	free(heap);
+	return o;
 }
+
+#define ADD(o, lit)	(memcpy((o), (lit), strlen(lit)), (o) += strlen(lit))
 
 char *
 mail_build(const char *from, const char *from_name, const char *to,
     const char *subject, const char *body, const char *message_id,
     time_t date, size_t *len)
 {
-	struct buf	 b;
-	char		 d[64];
-	char		*f, *t, *mid, *subj, *name, *qp;
+	char		 buf[CLEAN_BUF], *heap, *out, *o, *name, *subj;
+	size_t		 flen, blen, size;
 
-	f = addr_clean(from);
-	t = addr_clean(to);
+	/*
+	 * One allocation for the whole message, written in one pass: the
+	 * headers, then the body's quoted-printable straight after them
+	 * (6 characters a byte at most), then shrunk to fit.
+	 */
+	flen = addr_clean_to(NULL, from);
+	blen = strlen(body);
+	size = 320 + strlen(message_id) + 3 * strlen(from) +
+	    (from_name != NULL ? EW_BOUND(strlen(from_name)) : 0) +
+	    strlen(to) + EW_BOUND(strlen(subject)) + 6 * blen;
+	out = o = xmalloc(size);
+
+	ADD(o, "Date: ");
+	o = rfc5322_date_to(o, date);
+	ADD(o, "\r\nMessage-ID: ");
 	/* The caller may pass the outbox's msg_id or a ready Message-ID. */
 	if (message_id[0] == '<') {
-		char *c = addr_clean(message_id);
+		*o++ = '<';
+		o += addr_clean_to(o, message_id);
+		*o++ = '>';
+	} else {
+		char	f[256], *fh = NULL, *fa;
 
-		mid = xasprintf("<%s>", c);
-		free(c);
-	} else
-		mid = mail_message_id(message_id, f);
-	rfc5322_date(date, d);
-
-	buf_init(&b);
-	buf_addf(&b, "Date: %s\r\n", d);
-	buf_addf(&b, "Message-ID: %s\r\n", mid);
-	name = from_name != NULL ? from_phrase(from_name) : NULL;
-	if (name != NULL) {
+		/* its domain is that of the cleaned address */
+		fa = flen < sizeof f ? f : (fh = xmalloc(flen + 1));
+		fa[addr_clean_to(fa, from)] = '\0';
+		o = message_id_to(o, message_id, fa);
+		free(fh);
+	}
+	ADD(o, "\r\nFrom: ");
+	name = o;
+	if (from_name != NULL && (o = from_phrase_to(name, from_name)) >
+	    name) {
 		size_t	col, max;
+		char	*nl = memrchr(name, '\n', (size_t)(o - name));
 
-		col = strchr(name, '\n') != NULL ? last_line_len(name) :
-		    strlen("From: ") + strlen(name);
+		col = nl != NULL ? (size_t)(o - nl - 1) : strlen("From: ") +
+		    (size_t)(o - name);
 		/* RFC 2047 §2: a line with an encoded word is shorter. */
-		max = strstr(name, "=?") != NULL ? EW_LINE_MAX : HDR_LINE_MAX;
-		buf_addf(&b, "From: %s", name);
+		max = memmem(name, (size_t)(o - name), "=?", 2) != NULL ?
+		    EW_LINE_MAX : HDR_LINE_MAX;
 		/* Fold before the address where it would not fit. */
-		if (col + strlen(" <>") + strlen(f) > max)
-			buf_adds(&b, "\r\n");
-		buf_addf(&b, " <%s>\r\n", f);
-		free(name);
-	} else
-		buf_addf(&b, "From: %s\r\n", f);
-	buf_addf(&b, "To: %s\r\n", t);
-	subj = mail_encode_header(subject, strlen("Subject: "));
-	buf_addf(&b, "Subject: %s\r\n", subj);
-	buf_adds(&b, "MIME-Version: 1.0\r\n"
+		if (col + strlen(" <>") + flen > max)
+			ADD(o, "\r\n");
+		ADD(o, " <");
+		o += addr_clean_to(o, from);
+		ADD(o, ">\r\n");
+	} else {
+		o += addr_clean_to(o, from);
+		ADD(o, "\r\n");
+	}
+	ADD(o, "To: ");
+	o += addr_clean_to(o, to);
+	ADD(o, "\r\nSubject: ");
+	subj = header_clean(buf, subject, &heap);
+	o = encode_header_to(o, subj, strlen("Subject: "));
+	free(heap);
+	ADD(o, "\r\nMIME-Version: 1.0\r\n"
 	    "Content-Type: text/plain; charset=UTF-8\r\n"
 	    "Content-Transfer-Encoding: quoted-printable\r\n"
 	    "\r\n");
-	qp = mail_qp(body);
-	buf_adds(&b, qp);
+	o = qp_to(o, body, blen);
 	/* End on a line end: libcurl then adds only ".CRLF". */
-	if (b.len < 2 || memcmp(b.data + b.len - 2, "\r\n", 2) != 0)
-		buf_adds(&b, "\r\n");
-	free(qp);
-	free(subj);
-	free(mid);
-	free(t);
-	free(f);
-	*len = b.len;
-	return buf_take(&b);
+	if (o - out < 2 || memcmp(o - 2, "\r\n", 2) != 0)
+		ADD(o, "\r\n");
+	*o = '\0';
+	*len = (size_t)(o - out);
+	return xrealloc(out, *len + 1);
 }
