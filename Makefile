@@ -51,6 +51,7 @@ CORE	 = util log proto calendar validate config lifecycle notify deadline db sto
 CORE_OBJ = $(CORE:%=$(B)/obj/%.o) $(B)/obj/migrations.o
 CORE_AOBJ = $(CORE:%=$(A)/obj/%.o) $(A)/obj/migrations.o
 CLIENT	 = util proto ropa
+CTL	 = dsrctl ctl-argv ctl-conn ctl-print ctl-show ctl-ropa
 UNIT	 = calendar validate proto config util db cmd deadline lifecycle audit curlm webhook mail ropa \
 	   fuzz_regress
 
@@ -81,7 +82,7 @@ $(B)/obj/%.o: daemon/%.c | $(B)/.deps-build
 $(B)/obj/migrations.o: $(B)/gen/migrations.c
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) -c -o $@ $<
-$(B)/obj/dsrctl.o: clients/dsrctl.c | $(B)/.deps-build
+$(CTL:%=$(B)/obj/%.o): $(B)/obj/%.o: clients/%.c | $(B)/.deps-build
 	@mkdir -p $(@D)
 	$(CC) $(REL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
@@ -91,7 +92,7 @@ $(A)/obj/%.o: daemon/%.c | $(B)/.deps-build
 $(A)/obj/migrations.o: $(B)/gen/migrations.c
 	@mkdir -p $(@D)
 	$(CC) $(ASAN_CFLAGS) -c -o $@ $<
-$(A)/obj/dsrctl.o: clients/dsrctl.c | $(B)/.deps-build
+$(CTL:%=$(A)/obj/%.o): $(A)/obj/%.o: clients/%.c | $(B)/.deps-build
 	@mkdir -p $(@D)
 	$(CC) $(ASAN_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 $(A)/obj/test_%.o: tests/unit/test_%.c | $(B)/.deps-build
@@ -105,11 +106,11 @@ $(A)/libdsrd.a: $(CORE_AOBJ)
 
 $(B)/dsrd: $(B)/obj/main.o $(B)/libdsrd.a
 	$(CC) -o $@ $^ $(PKG_LIBS) -lm
-$(B)/dsrctl: $(B)/obj/dsrctl.o $(CLIENT:%=$(B)/obj/%.o)
+$(B)/dsrctl: $(CTL:%=$(B)/obj/%.o) $(CLIENT:%=$(B)/obj/%.o)
 	$(CC) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
 $(A)/dsrd: $(A)/obj/main.o $(A)/libdsrd.a
 	$(CC) $(SAN) -o $@ $^ $(PKG_LIBS) -lm
-$(A)/dsrctl: $(A)/obj/dsrctl.o $(CLIENT:%=$(A)/obj/%.o)
+$(A)/dsrctl: $(CTL:%=$(A)/obj/%.o) $(CLIENT:%=$(A)/obj/%.o)
 	$(CC) $(SAN) -o $@ $^ $(shell $(PKG_CONFIG) --libs libcjson)
 # Each unit test links only the modules it tests (T_name), so that a module
 # can be tested before the rest of the daemon builds.
