@@ -2,10 +2,13 @@
  * mailer.c: the mail delivery thread. The main loop writes job pointers to
  * one end of a socketpair; the thread reads them, runs each as one SMTP
  * transaction on its own libevent base and libcurl multi handle (curlm.c),
- * and writes the finished job back. The thread shares nothing with the main
- * loop but the jobs in flight, and a job belongs to exactly one side at a
- * time. The main loop must never block on this file: its end of the pair is
- * non-blocking, and a full pair fails the job (try again later).
+ * and writes the finished job back. Easy handles are used again, message
+ * after message (a few idle ones are kept), and each side reads all the
+ * pointers waiting for it with one recvmmsg. The thread shares nothing
+ * with the main loop but the jobs in flight, and a job belongs to exactly
+ * one side at a time. The main loop must never block on this file: its end
+ * of the pair is non-blocking, and a full pair fails the job (try again
+ * later).
  */
 #include <sys/socket.h>
 
@@ -36,15 +39,29 @@ struct mailer {
 	struct event_base	*base;
 	struct event		*thread_ev;	/* jobs in, EOF = stop */
 	struct curlm		*curlm;
+	struct xfer		*idle;		/* handles to use again */
+	int			 nidle;
 };
 
-/* What a transfer carries to its completion. */
+/*
+ * A transfer: its easy handle, kept for the next message when it is done
+ * (a new handle a message cost libcurl ~12,000 instructions to create and
+ * clean up, and a fresh upload buffer and dot-stuffing buffer, 192 KB, each
+ * time). The connections are the multi handle's either way.
+ */
 struct xfer {
 	struct mailer		*m;
 	struct mail_job		*job;
-	struct curl_slist	*rcpt;
+	CURL			*easy;
+	struct xfer		*next;		/* idle list */
+	/* the one recipient, the job's own string (no copy) */
+	struct curl_slist	 rcpt;
 	char			 errbuf[CURL_ERROR_SIZE];
 };
+
+/* Idle handles kept; more at once than this (the outbox sends at most
+   OB_MAX_MAILS) are cleaned up when done. */
+#define MAILER_IDLE_MAX	8
 
 void
 mail_job_free(struct mail_job *j)
@@ -62,6 +79,42 @@ mail_job_free(struct mail_job *j)
 	free(j->data);
 	free(j->error);
 	free(j);
+}
+
+/* Pointers read at once from the pair (one per SOCK_SEQPACKET message). */
+#define MAILER_BATCH	16
+
+/*
+ * Reads up to MAILER_BATCH job pointers waiting on fd, one recvmmsg for
+ * all of them (a recv each, and one more to learn there is no more, before).
+ * Returns how many, 0 when none is waiting, -1 at EOF or on an error.
+ */
+static int
+pair_read(int fd, struct mail_job **jobs)
+{
+	struct mmsghdr	 mh[MAILER_BATCH];
+	struct iovec	 iov[MAILER_BATCH];
+	int		 n;
+
+	memset(mh, 0, sizeof mh);
+	for (int i = 0; i < MAILER_BATCH; i++) {
+		iov[i].iov_base = &jobs[i];
+		iov[i].iov_len = sizeof jobs[i];
+		mh[i].msg_hdr.msg_iov = &iov[i];
+		mh[i].msg_hdr.msg_iovlen = 1;
+	}
+	do {
+		n = recvmmsg(fd, mh, MAILER_BATCH, MSG_DONTWAIT, NULL);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+	/* A message of another size is not one of ours: EOF reads as one of
+	   0 bytes (the event is level-triggered, so an EOF after jobs is
+	   seen at the next call). */
+	for (int i = 0; i < n; i++)
+		if (mh[i].msg_len != sizeof jobs[i])
+			return i > 0 ? i : -1;
+	return n > 0 ? n : -1;
 }
 
 /* ---- the thread -------------------------------------------------------- */
@@ -97,10 +150,19 @@ thread_answer(struct mailer *m, struct mail_job *j)
 }
 
 static void
+xfer_free(struct xfer *x)
+{
+	if (x->easy != NULL)
+		curl_easy_cleanup(x->easy);
+	free(x);
+}
+
+static void
 xfer_done(CURL *easy, CURLcode rc, void *arg)
 {
 	struct xfer	*x = arg;
 	struct mail_job	*j = x->job;
+	struct mailer	*m = x->m;
 	long		 code = 0;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
@@ -121,85 +183,117 @@ xfer_done(CURL *easy, CURLcode rc, void *arg)
 			j->error = xasprintf("%s", x->errbuf[0] ? x->errbuf :
 			    curl_easy_strerror(rc));
 	}
-	curl_slist_free_all(x->rcpt);
-	curl_easy_cleanup(easy);
-	thread_answer(x->m, j);
-	free(x);
+	x->job = NULL;
+	/* The handle keeps nothing of this job that the next one does not
+	   set again (thread_start_job), but for the strings it copied. */
+	if (m->nidle < MAILER_IDLE_MAX) {
+		x->next = m->idle;
+		m->idle = x;
+		m->nidle++;
+	} else
+		xfer_free(x);
+	thread_answer(m, j);
+}
+
+/* A handle for a job: an idle one, or a new one with the options that
+   never change set once. NULL when libcurl cannot make one. */
+static struct xfer *
+xfer_get(struct mailer *m)
+{
+	struct xfer	*x;
+
+	if ((x = m->idle) != NULL) {
+		m->idle = x->next;
+		m->nidle--;
+		return x;
+	}
+	x = xcalloc(1, sizeof *x);
+	if ((x->easy = curl_easy_init()) == NULL) {
+		free(x);
+		return NULL;
+	}
+	x->m = m;
+	curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+	curl_easy_setopt(x->easy, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_READFUNCTION, read_cb);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(x->easy, CURLOPT_MAIL_RCPT, &x->rcpt);
+	return x;
 }
 
 static void
 thread_start_job(struct mailer *m, struct mail_job *j)
 {
-	struct xfer	*x = xcalloc(1, sizeof *x);
-	CURL		*e = curl_easy_init();
-	char		*from = xasprintf("<%s>", j->from);
+	struct xfer	*x = xfer_get(m);
+	CURL		*e;
+	char		 sbuf[320], *from, *heap = NULL;
+	size_t		 n = strlen(j->from);
 
-	x->m = m;
-	x->job = j;
-	x->rcpt = curl_slist_append(NULL, j->to);
-	if (e == NULL || x->rcpt == NULL) {
+	if (x == NULL) {
 		j->result = DLV_TEMP;
 		j->error = xstrdup("curl_easy_init failed");
-		goto fail;
+		thread_answer(m, j);
+		return;
 	}
+	e = x->easy;
+	x->job = j;
+	x->errbuf[0] = '\0';
+	x->rcpt.data = j->to;
+	x->rcpt.next = NULL;
+	/* "<from>": libcurl copies it */
+	from = n + 3 <= sizeof sbuf ? sbuf : (heap = xmalloc(n + 3));
+	from[0] = '<';
+	memcpy(from + 1, j->from, n);
+	memcpy(from + 1 + n, ">", 2);
+	/*
+	 * Every option a job sets is set for every job, to its value or to
+	 * its default (STARTTLS, AUTH), so that a handle used again carries
+	 * nothing of the job before.
+	 */
 	curl_easy_setopt(e, CURLOPT_URL, j->url);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(e, CURLOPT_MAIL_FROM, from);
-	curl_easy_setopt(e, CURLOPT_MAIL_RCPT, x->rcpt);
-	curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(e, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(e, CURLOPT_READDATA, j);
 	curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)j->len);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, j->timeout);
 	/* The reply to the final dot may be slow: bounded, but generous. */
 	curl_easy_setopt(e, CURLOPT_SERVER_RESPONSE_TIMEOUT, j->timeout);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, 3 * j->timeout);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	if (j->starttls)
-		curl_easy_setopt(e, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	if (j->username != NULL) {
-		curl_easy_setopt(e, CURLOPT_USERNAME, j->username);
-		curl_easy_setopt(e, CURLOPT_PASSWORD,
-		    j->password ? j->password : "");
-	}
-	free(from);
+	curl_easy_setopt(e, CURLOPT_USE_SSL, j->starttls ?
+	    (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+	curl_easy_setopt(e, CURLOPT_USERNAME, j->username);
+	curl_easy_setopt(e, CURLOPT_PASSWORD, j->username == NULL ? NULL :
+	    j->password != NULL ? j->password : "");
+	free(heap);
 	if (curlm_add(m->curlm, e, xfer_done, x) != 0) {
 		j->result = DLV_TEMP;
 		j->error = xstrdup("curl_multi_add_handle failed");
-		from = NULL;
-		goto fail;
+		x->job = NULL;
+		xfer_free(x);
+		thread_answer(m, j);
 	}
-	return;
-fail:
-	free(from);
-	if (e != NULL)
-		curl_easy_cleanup(e);
-	curl_slist_free_all(x->rcpt);
-	free(x);
-	thread_answer(m, j);
 }
 
 static void
 thread_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mailer	*m = arg;
-	struct mail_job	*j;
-	ssize_t		 n;
+	struct mail_job	*jobs[MAILER_BATCH];
+	int		 n;
 
 	(void)what;
 	for (;;) {
-		n = recv(fd, &j, sizeof j, MSG_DONTWAIT);
-		if (n == (ssize_t)sizeof j) {
-			j->sent = 0;
-			thread_start_job(m, j);
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		if ((n = pair_read(fd, jobs)) < 0) {
+			/* EOF (the main side shut its write end): stop. */
+			event_base_loopbreak(m->base);
 			return;
-		/* EOF (the main side shut its write end): stop. */
-		event_base_loopbreak(m->base);
-		return;
+		}
+		for (int i = 0; i < n; i++) {
+			jobs[i]->sent = 0;
+			thread_start_job(m, jobs[i]);
+		}
+		if (n < MAILER_BATCH)
+			return;
 	}
 }
 
@@ -212,6 +306,13 @@ thread_main(void *arg)
 	/* Aborted transfers answer through xfer_done (DLV_TEMP below). */
 	curlm_free(m->curlm);
 	m->curlm = NULL;
+	while (m->idle != NULL) {
+		struct xfer	*x = m->idle;
+
+		m->idle = x->next;
+		xfer_free(x);
+	}
+	m->nidle = 0;
 	event_free(m->thread_ev);
 	event_base_free(m->base);
 	m->base = NULL;
@@ -224,25 +325,28 @@ static void
 main_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct mailer	*m = arg;
-	struct mail_job	*j;
-	ssize_t		 n;
+	struct mail_job	*jobs[MAILER_BATCH], *j;
+	int		 n;
 
 	(void)what;
-	for (;;) {
-		n = recv(fd, &j, sizeof j, MSG_DONTWAIT);
-		if (n != (ssize_t)sizeof j)
+	do {
+		if ((n = pair_read(fd, jobs)) <= 0)
 			return;
-		m->inflight--;
-		if (j->result != DLV_OK && j->error == NULL)
-			j->error = xstrdup("unknown error");
-		/* An aborted transfer at shutdown is a temporary failure. */
-		if (m->stopping && j->result != DLV_OK) {
-			j->result = DLV_TEMP;
-			free(j->error);
-			j->error = xstrdup("shutting down");
+		for (int i = 0; i < n; i++) {
+			j = jobs[i];
+			m->inflight--;
+			if (j->result != DLV_OK && j->error == NULL)
+				j->error = xstrdup("unknown error");
+			/* An aborted transfer at shutdown is a temporary
+			   failure. */
+			if (m->stopping && j->result != DLV_OK) {
+				j->result = DLV_TEMP;
+				free(j->error);
+				j->error = xstrdup("shutting down");
+			}
+			m->cb(j, m->arg);
 		}
-		m->cb(j, m->arg);
-	}
+	} while (n == MAILER_BATCH);
 }
 
 struct mailer *
