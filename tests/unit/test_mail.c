@@ -448,6 +448,82 @@ test_render_rules(void **state)
 	cJSON_Delete(p);
 }
 
+/*
+ * Values as a template shows them, each from a payload of its own: dates
+ * in long form (only "YYYY-MM-DD" is a date: anything else is shown as it
+ * is), numbers, booleans, labels in the language, the body's code when it
+ * has no name, a control character as a space, an unknown name as empty
+ * in a condition, a value used twice.
+ */
+static void
+test_render_values(void **state)
+{
+	static const struct {
+		const char	*payload;
+		const char	*line;
+		const char	*want;
+	} cases[] = {
+		{ "{\"request\": {\"due_on\": \"2024-02-29\"}}", "{{due_on_long}}",
+		  "giovedì 29 febbraio 2024" },
+		{ "{\"request\": {\"due_on\": \"2000-01-01\"}}", "{{due_on_long}}",
+		  "sabato 1° gennaio 2000" },
+		{ "{\"request\": {\"due_on\": \"2025-02-30\"}}", "{{due_on_long}}",
+		  "2025-02-30" },
+		{ "{\"request\": {\"due_on\": \"+202-03-01\"}}", "{{due_on_long}}",
+		  "+202-03-01" },
+		{ "{\"request\": {\"due_on\": \" 2025-03-1\"}}", "{{due_on_long}}",
+		  " 2025-03-1" },
+		{ "{\"request\": {\"due_on\": \"2025-03-01\\n\"}}",
+		  "[{{due_on_long}}]", "[2025-03-01 ]" },
+		{ "{\"alert\": {\"due_on\": \"2025-03-03\"}}",
+		  "{{alert_due_on_long}}", "lunedì 3 marzo 2025" },
+		{ "{\"request\": {\"id\": 12345}}", "{{request_id}}", "12345" },
+		{ "{\"request\": {\"id\": -7}}", "{{request_id}}", "-7" },
+		{ "{\"request\": {\"id\": 2.5}}", "{{request_id}}", "2" },
+		{ "{\"request\": {\"id\": 1e20}}", "{{request_id}}", "1e+20" },
+		{ "{\"request\": {\"id\": true}}", "{{request_id}}", "true" },
+		{ "{\"request\": {\"id\": null}}", "[{{request_id}}]", "[]" },
+		{ "{\"request\": {\"type\": \"erasure\"}}", "{{type_label}}",
+		  "cancellazione (art. 17)" },
+		{ "{\"request\": {\"type\": \"a\\u0001b\"}}", "{{type_label}}",
+		  "a b" },
+		{ "{\"request\": {\"entity\": \"cvn\"}}", "{{entity_name}}",
+		  "cvn" },
+		{ "{\"alert\": {\"days_before\": 1}}",
+		  "{{alert_days_before_text}}", "1 giorno" },
+		{ "{\"alert\": {\"days_before\": \"3\"}}",
+		  "{{alert_days_before_text}}", "3 giorni" },
+		{ "{\"alert\": {\"days_before\": \"x\"}}",
+		  "[{{alert_days_before_text}}]", "[]" },
+		{ "{\"request\": {\"type\": \"access\"}}",
+		  "{{?nope}}a\n{{!nope}}b\n{{?type}}{{type}}{{ type }}",
+		  "b\naccessaccess" },
+	};
+	char	*subj, *body, *cause, *tpl, *want;
+
+	(void)state;
+	for (size_t i = 0; i < nitems(cases); i++) {
+		cJSON	*p = cJSON_Parse(cases[i].payload);
+
+		assert_non_null(p);
+		tpl = xasprintf("Subject: s\n\n%s\n", cases[i].line);
+		write_file("it", "filed", tpl);
+		cause = NULL;
+		if (mail_render(tmpdir, "it", "filed", p, NULL, NULL, NULL,
+		    &subj, &body, &cause) != 0)
+			fail_msg("case %zu: %s", i, cause);
+		want = xasprintf("%s\n", cases[i].want);
+		if (strcmp(body, want) != 0)
+			fail_msg("case %zu: [%s], want [%s]", i, body, want);
+		free(want);
+		free(subj);
+		free(body);
+		free(tpl);
+		cJSON_Delete(p);
+	}
+	mail_template_cache_clear();
+}
+
 /* ---- RFC 2047 and RFC 2045 decoders, for checking ------------------- */
 
 static int
@@ -1035,6 +1111,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_render_rules, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test_setup_teardown(test_render_cache, tmp_setup,
+		    tmp_teardown),
+		cmocka_unit_test_setup_teardown(test_render_values, tmp_setup,
 		    tmp_teardown),
 		cmocka_unit_test(test_encode_header_vectors),
 		cmocka_unit_test(test_encode_header_long),
