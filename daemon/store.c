@@ -876,67 +876,88 @@ void
 store_request_list(struct db *db, const struct request_filter *f, int today,
     store_cb *cb, void *arg)
 {
-	struct buf	 sql;
+	struct buf	 sql, where;
 	const char	*p[7];
 	char		 todays[11], within[11], limit[24];
 	int		 n = 0;
+	bool		 open_only, closed_only;
 
 	cal_format_date(today, todays);
 	buf_init(&sql);
+	buf_init(&where);
 	/*
 	 * A body that does not exist is an error, not an empty list: the
 	 * first CTE answers that in the same round trip (one row with
 	 * known = false and no request when it is unknown).
 	 */
+	/* The body as its id (an InitPlan), so that the planner reads
+	   requests_entity_due for it rather than the whole due order. */
 	p[n++] = f->entity;
-	buf_adds(&sql, "WITH b AS (SELECT ($1::text IS NULL OR EXISTS (SELECT 1 "
-	    "FROM entities WHERE code = $1)) AS known), l AS (SELECT "
-	    REQ_COLS ", r.status IN ('completed', 'rejected', 'withdrawn') "
-	    "AS sort_closed, r.due_on AS sort_due FROM requests r JOIN entities e ON e.id = r.entity_id "
-	    "WHERE ($1::text IS NULL OR e.code = $1)");
+	buf_adds(&where, "($1::text IS NULL OR r.entity_id = (SELECT id "
+	    "FROM entities WHERE code = $1))");
 	if (f->scope != NULL) {
 		p[n++] = f->scope;
-		buf_addf(&sql, " AND EXISTS (SELECT 1 FROM staff sc WHERE "
+		buf_addf(&where, " AND EXISTS (SELECT 1 FROM staff sc WHERE "
 		    "sc.entity_id = r.entity_id AND sc.unix_user = $%d)", n);
 	}
 	if (f->status >= 0) {
 		p[n++] = req_status_names[f->status];
-		buf_addf(&sql, " AND r.status = $%d", n);
+		buf_addf(&where, " AND r.status = $%d", n);
 	}
 	if (f->type >= 0) {
 		p[n++] = req_type_names[f->type];
-		buf_addf(&sql, " AND r.type = $%d", n);
+		buf_addf(&where, " AND r.type = $%d", n);
 	}
 	if (f->overdue || f->due_within >= 0)
-		buf_adds(&sql, store_pause_on_await ?
+		buf_adds(&where, store_pause_on_await ?
 		    " AND r.status IN ('received', 'forwarded')" :
 		    " AND r.status IN ('received', 'forwarded', "
 		    "'awaiting_subject')");
 	if (f->overdue) {
 		p[n++] = todays;
-		buf_addf(&sql, " AND r.due_on < $%d", n);
+		buf_addf(&where, " AND r.due_on < $%d", n);
 	}
 	if (f->due_within >= 0) {
 		cal_format_date(today + (int)f->due_within, within);
 		p[n++] = within;
-		buf_addf(&sql, " AND r.due_on <= $%d", n);
+		buf_addf(&where, " AND r.due_on <= $%d", n);
 	}
 	snprintf(limit, sizeof limit, "%lld", f->limit);
 	p[n++] = limit;
+	open_only = f->overdue || f->due_within >= 0 || (f->status >= 0 &&
+	    !is_final(req_status_names[f->status]));
+	closed_only = f->status >= 0 && is_final(req_status_names[f->status]);
 	/*
-	 * Closed requests come last. When the filters admit only open ones
-	 * that key is constant, and leaving it out is what lets PostgreSQL
-	 * read requests_open_due in order and stop at the limit, instead of
-	 * sorting every match (550 ms with a million requests).
+	 * Open requests first, then closed ones, each soonest due first.
+	 * Each half is read on its own, in the order of its partial index
+	 * (requests_open_due, requests_closed_due) and stopped at the limit;
+	 * one ORDER BY over both (closed last, then due date) has no index,
+	 * and sorted every match: 1.7 s for a plain list of a million.
 	 */
-	buf_addf(&sql, " ORDER BY %sr.due_on, r.id LIMIT $%d) "
+	buf_adds(&sql, "WITH b AS (SELECT ($1::text IS NULL OR EXISTS "
+	    "(SELECT 1 FROM entities WHERE code = $1)) AS known), "
+	    "l AS (SELECT * FROM (");
+	if (!closed_only)
+		buf_addf(&sql, "(SELECT " REQ_COLS ", false AS sort_closed, "
+		    "r.due_on AS sort_due FROM requests r JOIN entities e "
+		    "ON e.id = r.entity_id WHERE r.status IN ('received', "
+		    "'forwarded', 'awaiting_subject') AND %s "
+		    "ORDER BY r.due_on, r.id LIMIT $%d)", where.data, n);
+	if (!closed_only && !open_only)
+		buf_adds(&sql, " UNION ALL ");
+	if (!open_only)
+		buf_addf(&sql, "(SELECT " REQ_COLS ", true AS sort_closed, "
+		    "r.due_on AS sort_due FROM requests r JOIN entities e "
+		    "ON e.id = r.entity_id WHERE r.status IN ('completed', "
+		    "'rejected', 'withdrawn') AND %s "
+		    "ORDER BY r.due_on, r.id LIMIT $%d)", where.data, n);
+	buf_addf(&sql, ") u ORDER BY u.sort_closed, u.sort_due, u.id "
+	    "LIMIT $%d) "
 	    "SELECT b.known, l.* FROM b LEFT JOIN l ON b.known "
-	    "ORDER BY l.sort_closed, l.sort_due, l.id",
-	    f->overdue || f->due_within >= 0 || (f->status >= 0 &&
-	    !is_final(req_status_names[f->status])) ? "" :
-	    "r.status IN ('completed', 'rejected', 'withdrawn'), ", n);
+	    "ORDER BY l.sort_closed, l.sort_due, l.id", n);
 	db_query(db, sql.data, n, p, request_list_cb,
 	    sq_new(db, cb, arg, today));
+	buf_free(&where);
 	buf_free(&sql);
 }
 

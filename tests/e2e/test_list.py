@@ -120,6 +120,41 @@ def test_filter_limit(ctl, world):
     assert len(got) == 5
 
 
+def test_closed_after_open_each_soonest_due(ctl, today):
+    """Open requests first, then closed ones, each half soonest due first
+    (then by id), and the limit cuts the whole list, not each half: the
+    closed requests here are due before every open one."""
+    assert today > d("2026-03-02"), "test needs a later today"
+    body = ctl.entity(name="Comune Tre")["code"]
+    r = {}
+    for k, received in (("p", "2025-01-10"), ("t", "2026-01-31"),
+                        ("q", "2025-03-10"), ("s", None),
+                        ("u", "2025-02-01"), ("v", "2025-01-10")):
+        r[k] = ctl.file(body, **({"received": received} if received else {}))
+    for k in "pquv":
+        assert ctl.ok("withdraw", str(r[k]["id"]))["status"] == "withdrawn"
+    order = [r[k]["id"] for k in "tspvuq"]
+    assert ids(ctl.list("--entity", body)) == order
+    for n in range(1, 7):
+        assert ids(ctl.list("--entity", body, "--limit", str(n))) == \
+            order[:n], n
+    assert ids(ctl.list("--entity", body, "--status", "withdrawn")) == \
+        order[2:]
+    assert ids(ctl.list("--entity", body, "--status", "withdrawn",
+                        "--limit", "2")) == order[2:4]
+    assert ids(ctl.list("--entity", body, "--overdue")) == [r["t"]["id"]]
+    assert ids(ctl.list("--entity", body, "--type", "access",
+                        "--limit", "3")) == order[:3]
+    # every body: no closed request before an open one, each half sorted
+    got = ctl.list("--limit", "1000")
+    closed = [x["closed_on"] is not None for x in got]
+    assert closed == sorted(closed) and any(closed)
+    for half in (False, True):
+        keys = [(x["due_on"], x["id"]) for x, c in zip(got, closed)
+                if c == half]
+        assert keys == sorted(keys)
+
+
 def test_default_limit_is_100(dsrd, ctl, world):
     body = ctl.entity()["code"]
     with RawConn(str(dsrd.socket)) as c:
