@@ -497,9 +497,19 @@ rctx_obj(struct rctx *c, enum var_obj o)
 	return c->obj[o];
 }
 
+static const struct val	*val_compute(struct rctx *, int);
+
 /* The value of placeholder id, computed at its first use. */
-static const struct val *
+static inline const struct val *
 val_get(struct rctx *c, int id)
+{
+	if (c->have & (1ULL << id))
+		return &c->v[id];
+	return val_compute(c, id);
+}
+
+static const struct val *
+val_compute(struct rctx *c, int id)
 {
 	const struct var_def	*d = &var_defs[id];
 	struct val		*v = &c->v[id];
@@ -507,8 +517,6 @@ val_get(struct rctx *c, int id)
 	const char		*s;
 	long long		 n;
 
-	if (c->have & (1ULL << id))
-		return v;
 	switch (d->kind) {
 	case VK_JSON:
 		json_val(v, rctx_obj(c, d->obj), d->key);
@@ -586,6 +594,10 @@ struct tpl_line {
 	size_t		 cond0, ncond;
 	size_t		 seg0, nseg;
 	int		 nl;		/* ends with a line end */
+	/* for measuring: the bytes of text and line end, and the
+	   placeholders (vars[var0 .. var0 + nvar)) */
+	size_t		 fixed;
+	size_t		 var0, nvar;
 };
 
 struct tpl {
@@ -598,6 +610,8 @@ struct tpl {
 	size_t		 nconds, capconds;
 	struct tpl_seg	*segs;
 	size_t		 nsegs, capsegs;
+	int		*vars;
+	size_t		 nvars, capvars;
 };
 
 enum {
@@ -666,6 +680,16 @@ tpl_compile_line(struct tpl *t, const char *s, const char *end, int nl)
 	l.ncond = t->nconds - l.cond0;
 	l.nseg = t->nsegs - l.seg0;
 	l.nl = nl;
+	l.fixed = nl != 0;
+	l.var0 = t->nvars;
+	for (size_t i = l.seg0; i < t->nsegs; i++)
+		if (t->segs[i].var == V_LIT)
+			l.fixed += t->segs[i].len;
+		else {
+			TPL_PUSH(t->vars, t->nvars, t->capvars);
+			t->vars[t->nvars++] = t->segs[i].var;
+		}
+	l.nvar = t->nvars - l.var0;
 	TPL_PUSH(t->lines, t->nlines, t->caplines);
 	t->lines[t->nlines++] = l;
 }
@@ -722,6 +746,7 @@ tpl_free(struct tpl *t)
 	free(t->lines);
 	free(t->conds);
 	free(t->segs);
+	free(t->vars);
 	free(t->text);
 	free(t);
 }
@@ -753,20 +778,25 @@ tpl_render(struct rctx *c, const struct tpl *t, size_t l0, size_t l1,
 
 		if (!tpl_line_wanted(c, t, l))
 			continue;
+		if (out == NULL) {
+			len += l->fixed;
+			for (size_t k = 0; k < l->nvar; k++)
+				len += val_get(c, t->vars[l->var0 + k])->len;
+			continue;
+		}
 		for (size_t k = 0; k < l->nseg; k++) {
 			const struct tpl_seg	*g = &t->segs[l->seg0 + k];
 			const struct val	*v;
 
 			if (g->var == V_LIT) {
-				if (out != NULL)
-					memcpy(out + len, g->s, g->len);
+				memcpy(out + len, g->s, g->len);
 				len += g->len;
 				continue;
 			}
 			v = val_get(c, g->var);
-			if (out != NULL && !v->dirty)
+			if (!v->dirty)
 				memcpy(out + len, v->s, v->len);
-			else if (out != NULL)
+			else
 				for (size_t j = 0; j < v->len; j++) {
 					unsigned char	ch = (unsigned char)
 					    v->s[j];
@@ -776,11 +806,8 @@ tpl_render(struct rctx *c, const struct tpl *t, size_t l0, size_t l1,
 				}
 			len += v->len;
 		}
-		if (l->nl) {
-			if (out != NULL)
-				out[len] = '\n';
-			len++;
-		}
+		if (l->nl)
+			out[len++] = '\n';
 	}
 	return len;
 }
