@@ -1316,6 +1316,26 @@ static const unsigned char qp_plain[256] = {
 };
 
 /*
+ * Whether any of the 8 bytes at p is one that quoted-printable may not
+ * leave as it is (a control, tab included, "=", DEL or 8-bit), a word at a
+ * time: the body is mostly runs of plain text, and this is most of its
+ * encoding's work. Tab is plain, but rare: the byte loop takes it.
+ */
+static inline int
+qp_special8(const unsigned char *p)
+{
+	const uint64_t	ones = 0x0101010101010101ULL;
+	const uint64_t	high = 0x8080808080808080ULL;
+	uint64_t	x, eq;
+
+	memcpy(&x, p, 8);
+	eq = x ^ (ones * '=');
+	return (((x - ones * 0x20) & ~x) |	/* a byte below 0x20 */
+	    ((x + ones) | x) |			/* 0x7f or above */
+	    ((eq - ones) & ~eq)) & high ? 1 : 0;	/* "=" */
+}
+
+/*
  * Writes the quoted-printable of utf8 (n bytes) at out, which has room
  * for 6 * n characters (a byte takes at most 3, and a soft break before
  * it 3 more; a LF becomes CRLF). Returns the end.
@@ -1345,6 +1365,8 @@ qp_to(char *out, const char *utf8, size_t n)
 
 				lim = (size_t)(end - 1 - q) < QP_LINE_MAX - 1 -
 				    col ? end - 1 : q + (QP_LINE_MAX - 1 - col);
+				while (lim - r >= 8 && !qp_special8(r))
+					r += 8;
 				while (r < lim && qp_plain[*r])
 					r++;
 				if (r > q) {
