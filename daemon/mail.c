@@ -452,6 +452,16 @@ label_of(const struct label *tab, size_t n, const char *key,
  * activities and processors come from the body's register, never from the
  * data subject. Heap, caller frees; "" without tasks.
  */
+/* s with each control character made a space, in place; returns s. */
+static char *
+ctl_to_space(char *s)
+{
+	for (char *p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return s;
+}
+
 static char *
 tasks_text(const cJSON *payload, enum mail_lang lang)
 {
@@ -463,8 +473,8 @@ tasks_text(const cJSON *payload, enum mail_lang lang)
 	tasks = cJSON_GetObjectItemCaseSensitive(payload, "tasks");
 	cJSON_ArrayForEach(t, tasks) {
 		id = json_text(t, "id");
-		office = json_text(t, "office");
-		what = json_text(t, "recipient");
+		office = ctl_to_space(json_text(t, "office"));
+		what = ctl_to_space(json_text(t, "recipient"));
 		if (what[0] != '\0')
 			buf_addf(&b, "  n. %s  %s: %s\n", id,
 			    lang == ML_IT ? "comunicazione al destinatario "
@@ -472,7 +482,7 @@ tasks_text(const cJSON *payload, enum mail_lang lang)
 			    what);
 		else {
 			free(what);
-			what = json_text(t, "activity");
+			what = ctl_to_space(json_text(t, "activity"));
 			buf_addf(&b, "  n. %s  %s%s%s%s\n", id, what,
 			    office[0] ? " (" : "", office,
 			    office[0] ? ")" : "");
@@ -564,6 +574,9 @@ val_compute(struct rctx *c, int id)
 	case VK_TASKS:
 		c->tasks = tasks_text(c->obj[VO_PAYLOAD], c->lang);
 		val_str(v, c->tasks);
+		/* One task a line: its own line breaks are the only
+		   controls in it (tasks_text cleaned each field). */
+		v->dirty = 0;
 		break;
 	}
 	c->have |= 1ULL << id;

@@ -335,6 +335,12 @@ def test_tasks_mailed_to_their_assignees(daemons, pg, ctl):
         assert "n. %d  Anagrafe della popolazione (Ufficio Anagrafe)" % \
             acts[a1]["id"] in body
         assert "Trentino Digitale S.p.A." in body
+        # one task a line: the activity, then the notice to its processor
+        lines = [x for x in body.splitlines() if x.startswith("  n. ")]
+        assert len(lines) == 2, body
+        assert lines[0] == "  n. %d  Anagrafe della popolazione (Ufficio " \
+            "Anagrafe)" % acts[a1]["id"]
+        assert lines[1].endswith(": Trentino Digitale S.p.A."), lines
         assert "Tributi locali" not in body
         assert "Mario Bianchi" not in body
         # Nobody with an address runs the second: the body's address.
