@@ -123,7 +123,6 @@ struct db {
 	int			 npool;
 	struct db_conn		 pool[DB_POOL_MAX];
 	int			 nlive;		/* CONN_UP */
-	int			 rr;		/* db_kick start */
 	struct db_fifo		 queue;		/* for any conn */
 	/* Failures and state calls for the next loop pass. */
 	struct db_fifo		 deferred;
@@ -701,13 +700,18 @@ conn_next(struct db_conn *c)
 	}
 }
 
-/* Offers the global queue to every idle connection. */
+/*
+ * Offers the global queue to every idle connection, always from the first
+ * (as PgBouncer reuses its server connections, last in first out): under
+ * a light load one PostgreSQL backend does the work and stays hot in the
+ * CPU's caches, where turns round the pool woke a different, cold process
+ * for every statement; under load every connection is busy either way.
+ */
 static void
 db_kick(struct db *db)
 {
 	for (int i = 0; i < db->npool && db->queue.first != NULL; i++)
-		conn_next(&db->pool[(db->rr + i) % db->npool]);
-	db->rr = (db->rr + 1) % db->npool;
+		conn_next(&db->pool[i]);
 }
 
 static int
