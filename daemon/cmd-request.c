@@ -94,13 +94,15 @@ static void
 file_done_cb(struct store_res *res, void *arg)
 {
 	struct file_state	*fs = arg;
+	int			 err = res->err;
 
-	if (res->err == 0) {
+	/* The answer first: the kicks are not the clerk's to wait for. */
+	cmd_reply_store(res, fs->cmd);
+	if (err == 0) {
 		sched_kick_at(fs->in.next_alert_at);
 		if (fs->deliver)
 			outbox_kick();
 	}
-	cmd_reply_store(res, fs->cmd);
 	file_free(fs);
 }
 

@@ -751,11 +751,13 @@ request_file_cb(const struct db_res *res, void *arg)
 	buf_adds(&b, "{");
 	req_write(&b, res, 0, 0, sq->today);
 	buf_adds(&b, created ? ",\"created\":true}" : ",\"created\":false}");
+	o = raw_json(&b);
+	/* The clerk's answer first, the log line after it (res is ours
+	   until we return). */
+	sq_done(sq, 0, NULL, o);
 	if (created)
 		log_info("request %s filed (%s, body %s)", db_value(res, 0, 0),
 		    db_value(res, 0, 2), db_value(res, 0, 1));
-	o = raw_json(&b);
-	sq_done(sq, 0, NULL, o);
 }
 
 void
