@@ -189,6 +189,7 @@ VG_E2E	 = protocol bad_input file list transitions delivery lifecycle \
 	   outage roles staff crash limits tasks ropa
 VG_SKIP	 = test_delivery.py::test_slow_receiver_times_out_without_stalling \
 	   test_delivery.py::test_slow_mail_server_never_stalls_the_loop \
+	   test_delivery.py::test_slow_mail_server_holds_up_one_session_only \
 	   test_limits.py::test_pipelining_client_that_never_reads \
 	   test_limits.py::test_idle_clock_starts_after_the_answer
 .PHONY: e2e-valgrind

@@ -1,14 +1,16 @@
 /*
- * mailer.c: the mail delivery thread. The main loop writes job pointers to
- * one end of a socketpair; the thread reads them, runs each as one SMTP
- * transaction on its own libevent base and libcurl multi handle (curlm.c),
- * and writes the finished job back. Easy handles are used again, message
- * after message (a few idle ones are kept), and each side reads all the
- * pointers waiting for it with one recvmmsg. The thread shares nothing
- * with the main loop but the jobs in flight, and a job belongs to exactly
- * one side at a time. The main loop must never block on this file: its end
- * of the pair is non-blocking, and a full pair fails the job (try again
- * later).
+ * mailer.c: the mail delivery threads. libcurl reads the reply to a
+ * message's final dot with a blocking read, so one thread running several
+ * SMTP sessions stood still for every session while one server answered:
+ * the sessions took turns. Each lane is a thread with its own event base
+ * and multi handle, running one session at a time (the main loop gives a
+ * job to the lane with the least to do), fed through its own socketpair
+ * and answering the same way. Easy handles are used again, message after
+ * message, and each side reads all the pointers waiting for it with one
+ * recvmmsg. A lane shares nothing with the main loop but the jobs in
+ * flight, and a job belongs to exactly one side at a time. The main loop
+ * must never block on this file: its ends of the pairs are non-blocking,
+ * and a full pair fails the job (try again later).
  */
 #include <sys/socket.h>
 
@@ -26,13 +28,25 @@
 #include "mailer.h"
 #include "util.h"
 
+/* The lanes a mailer runs: one thread each, so that the blocking read of
+   one transaction's final reply holds up that lane alone. */
+#define MAILER_LANES_MAX	16
+
+struct lane;
+
 struct mailer {
-	int			 fd[2];		/* [0] main, [1] thread */
-	struct event		*main_ev;	/* main loop: answers */
+	struct lane		*lane[MAILER_LANES_MAX];
+	int			 nlanes;
 	mailer_done_cb		*cb;
 	void			*arg;
-	int			 inflight;
 	int			 stopping;
+};
+
+struct lane {
+	struct mailer		*mailer;
+	int			 fd[2];		/* [0] main, [1] thread */
+	struct event		*main_ev;	/* main loop: answers */
+	int			 inflight;
 	pthread_t		 thread;
 
 	/* the thread's own */
@@ -50,7 +64,7 @@ struct mailer {
  * time). The connections are the multi handle's either way.
  */
 struct xfer {
-	struct mailer		*m;
+	struct lane		*m;
 	struct mail_job		*job;
 	CURL			*easy;
 	struct xfer		*next;		/* idle list */
@@ -134,7 +148,7 @@ read_cb(char *buf, size_t size, size_t n, void *arg)
 
 /* Sends a finished job back to the main loop. */
 static void
-thread_answer(struct mailer *m, struct mail_job *j)
+thread_answer(struct lane *m, struct mail_job *j)
 {
 	ssize_t	n;
 
@@ -162,7 +176,7 @@ xfer_done(CURL *easy, CURLcode rc, void *arg)
 {
 	struct xfer	*x = arg;
 	struct mail_job	*j = x->job;
-	struct mailer	*m = x->m;
+	struct lane	*m = x->m;
 	long		 code = 0;
 
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
@@ -198,7 +212,7 @@ xfer_done(CURL *easy, CURLcode rc, void *arg)
 /* A handle for a job: an idle one, or a new one with the options that
    never change set once. NULL when libcurl cannot make one. */
 static struct xfer *
-xfer_get(struct mailer *m)
+xfer_get(struct lane *m)
 {
 	struct xfer	*x;
 
@@ -223,7 +237,7 @@ xfer_get(struct mailer *m)
 }
 
 static void
-thread_start_job(struct mailer *m, struct mail_job *j)
+thread_start_job(struct lane *m, struct mail_job *j)
 {
 	struct xfer	*x = xfer_get(m);
 	CURL		*e;
@@ -277,7 +291,7 @@ thread_start_job(struct mailer *m, struct mail_job *j)
 static void
 thread_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct mailer	*m = arg;
+	struct lane	*m = arg;
 	struct mail_job	*jobs[MAILER_BATCH];
 	int		 n;
 
@@ -300,7 +314,7 @@ thread_read_cb(evutil_socket_t fd, short what, void *arg)
 static void *
 thread_main(void *arg)
 {
-	struct mailer	*m = arg;
+	struct lane	*m = arg;
 
 	event_base_dispatch(m->base);
 	/* Aborted transfers answer through xfer_done (DLV_TEMP below). */
@@ -324,7 +338,8 @@ thread_main(void *arg)
 static void
 main_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct mailer	*m = arg;
+	struct lane	*l = arg;
+	struct mailer	*m = l->mailer;
 	struct mail_job	*jobs[MAILER_BATCH], *j;
 	int		 n;
 
@@ -334,7 +349,7 @@ main_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;
 		for (int i = 0; i < n; i++) {
 			j = jobs[i];
-			m->inflight--;
+			l->inflight--;
 			if (j->result != DLV_OK && j->error == NULL)
 				j->error = xstrdup("unknown error");
 			/* An aborted transfer at shutdown is a temporary
@@ -349,69 +364,121 @@ main_read_cb(evutil_socket_t fd, short what, void *arg)
 	} while (n == MAILER_BATCH);
 }
 
-struct mailer *
-mailer_start(struct event_base *main_base, mailer_done_cb *cb, void *arg,
-    char **cause)
+static void
+lane_free(struct lane *l)
 {
-	struct mailer	*m = xcalloc(1, sizeof *m);
+	if (l->main_ev != NULL)
+		event_free(l->main_ev);
+	close(l->fd[0]);
+	close(l->fd[1]);
+	free(l);
+}
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, m->fd) != 0) {
+/* One lane: its socketpair, loop, multi handle and thread. */
+static struct lane *
+lane_start(struct mailer *m, struct event_base *main_base, char **cause)
+{
+	struct lane	*l = xcalloc(1, sizeof *l);
+
+	l->mailer = m;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, l->fd) != 0) {
 		*cause = xasprintf("socketpair: %s", strerror(errno));
-		free(m);
+		free(l);
 		return NULL;
 	}
-	evutil_make_socket_nonblocking(m->fd[0]);
-	evutil_make_socket_nonblocking(m->fd[1]);
-	m->cb = cb;
-	m->arg = arg;
-	m->base = event_base_new();
-	m->curlm = m->base ? curlm_new(m->base) : NULL;
-	if (m->curlm == NULL) {
+	evutil_make_socket_nonblocking(l->fd[0]);
+	evutil_make_socket_nonblocking(l->fd[1]);
+	l->base = event_base_new();
+	l->curlm = l->base ? curlm_new(l->base) : NULL;
+	if (l->curlm == NULL) {
 		*cause = xstrdup("cannot create the mail thread's event loop");
 		goto fail;
 	}
-	m->thread_ev = event_new(m->base, m->fd[1], EV_READ | EV_PERSIST,
-	    thread_read_cb, m);
-	event_add(m->thread_ev, NULL);
-	m->main_ev = event_new(main_base, m->fd[0], EV_READ | EV_PERSIST,
-	    main_read_cb, m);
-	event_add(m->main_ev, NULL);
-	if (pthread_create(&m->thread, NULL, thread_main, m) != 0) {
+	l->thread_ev = event_new(l->base, l->fd[1], EV_READ | EV_PERSIST,
+	    thread_read_cb, l);
+	event_add(l->thread_ev, NULL);
+	l->main_ev = event_new(main_base, l->fd[0], EV_READ | EV_PERSIST,
+	    main_read_cb, l);
+	event_add(l->main_ev, NULL);
+	if (pthread_create(&l->thread, NULL, thread_main, l) != 0) {
 		*cause = xstrdup("cannot start the mail thread");
-		event_free(m->main_ev);
-		event_free(m->thread_ev);
+		event_free(l->thread_ev);
 		goto fail;
 	}
-	return m;
+	return l;
 fail:
-	if (m->curlm)
-		curlm_free(m->curlm);
-	if (m->base)
-		event_base_free(m->base);
-	close(m->fd[0]);
-	close(m->fd[1]);
-	free(m);
+	if (l->curlm)
+		curlm_free(l->curlm);
+	if (l->base)
+		event_base_free(l->base);
+	lane_free(l);
 	return NULL;
+}
+
+/* Ends a lane's thread and collects what it answered. */
+static void
+lane_stop(struct lane *l)
+{
+	/* EOF on the thread's side: it aborts what runs and ends. */
+	shutdown(l->fd[0], SHUT_WR);
+	pthread_join(l->thread, NULL);
+	/* Collect the jobs it answered (aborted ones included). */
+	main_read_cb(l->fd[0], EV_READ, l);
+	if (l->inflight != 0)
+		log_warn("mailer: %d jobs lost at shutdown (their rows return "
+		    "to the queue when their lease ends)", l->inflight);
+	lane_free(l);
+}
+
+struct mailer *
+mailer_start(struct event_base *main_base, int lanes, mailer_done_cb *cb,
+    void *arg, char **cause)
+{
+	struct mailer	*m = xcalloc(1, sizeof *m);
+
+	m->cb = cb;
+	m->arg = arg;
+	if (lanes < 1)
+		lanes = 1;
+	if (lanes > MAILER_LANES_MAX)
+		lanes = MAILER_LANES_MAX;
+	for (m->nlanes = 0; m->nlanes < lanes; m->nlanes++) {
+		m->lane[m->nlanes] = lane_start(m, main_base, cause);
+		if (m->lane[m->nlanes] == NULL) {
+			mailer_stop(m);
+			return NULL;
+		}
+	}
+	return m;
 }
 
 int
 mailer_submit(struct mailer *m, struct mail_job *j)
 {
-	ssize_t	n;
+	struct lane	*l = NULL;
+	ssize_t		 n;
 
 	if (m->stopping)
 		return -1;
-	n = send(m->fd[0], &j, sizeof j, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* The lane with the least to do: a free one, while there is one. */
+	for (int i = 0; i < m->nlanes; i++)
+		if (l == NULL || m->lane[i]->inflight < l->inflight)
+			l = m->lane[i];
+	n = send(l->fd[0], &j, sizeof j, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n != (ssize_t)sizeof j)
 		return -1;
-	m->inflight++;
+	l->inflight++;
 	return 0;
 }
 
 int
 mailer_inflight(const struct mailer *m)
 {
-	return m->inflight;
+	int	n = 0;
+
+	for (int i = 0; i < m->nlanes; i++)
+		n += m->lane[i]->inflight;
+	return n;
 }
 
 void
@@ -420,16 +487,10 @@ mailer_stop(struct mailer *m)
 	if (m == NULL)
 		return;
 	m->stopping = 1;
-	/* EOF on the thread's side: it aborts what runs and ends. */
-	shutdown(m->fd[0], SHUT_WR);
-	pthread_join(m->thread, NULL);
-	/* Collect the jobs it answered (aborted ones included). */
-	main_read_cb(m->fd[0], EV_READ, m);
-	if (m->inflight != 0)
-		log_warn("mailer: %d jobs lost at shutdown (their rows return "
-		    "to the queue when their lease ends)", m->inflight);
-	event_free(m->main_ev);
-	close(m->fd[0]);
-	close(m->fd[1]);
+	/* All told first, so that they wind down together. */
+	for (int i = 0; i < m->nlanes; i++)
+		shutdown(m->lane[i]->fd[0], SHUT_WR);
+	for (int i = 0; i < m->nlanes; i++)
+		lane_stop(m->lane[i]);
 	free(m);
 }

@@ -34,7 +34,7 @@
 #include "webhook.h"
 
 #define OB_MAX_WEBHOOKS	16	/* webhook POSTs at once */
-#define OB_MAX_MAILS	4	/* SMTP transactions at once */
+#define OB_MAX_MAILS	4	/* SMTP transactions at once, a thread each */
 #define OB_AHEAD	64	/* rows claimed and not yet sent, at most */
 #define OB_POLL_CAP	60	/* seconds: rows queued by other daemons */
 #define OB_RETRY_DB	5	/* seconds after a database error */
@@ -574,7 +574,7 @@ outbox_init(struct event_base *base, char **cause)
 		*cause = xstrdup("cannot set up libcurl");
 		return -1;
 	}
-	ob.mailer = mailer_start(base, mail_done, NULL, cause);
+	ob.mailer = mailer_start(base, OB_MAX_MAILS, mail_done, NULL, cause);
 	if (ob.mailer == NULL) {
 		curlm_free(ob.curlm);
 		return -1;

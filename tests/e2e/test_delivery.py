@@ -603,6 +603,29 @@ def test_slow_receiver_times_out_without_stalling(stack):
 
 # ---------------------------------------------------------------- 7. slow SMTP
 
+def test_slow_mail_server_holds_up_one_session_only(stack):
+    # smtp-sink answers every final "." 4 s late. libcurl blocks in that
+    # read (DESIGN.md), so each SMTP session runs in a thread of its own:
+    # the second mail of the filing (the body's address; the first goes
+    # to the DPO) reaches its final "." while the first still waits, where
+    # one thread for both sent it only after the first answer, 4 s later.
+    sink = stack.sink(["-W", ".:4"])
+    dd = stack.dsrd(sink.url)
+    ctl = dd.ctl
+    code = ctl.entity(name="Comune di Prova",
+                      email="protocollo@comune.example.it")["code"]
+    rid = ctl.file(code)["id"]
+    wait_until(lambda: len(re.findall(r": \.\n", sink.log_text())) >= 1,
+               10, 0.02, "smtp-sink to receive the first end of DATA")
+    wait_until(lambda: len(re.findall(r": \.\n", sink.log_text())) >= 2,
+               2, 0.02, "the second end of DATA while the first waits")
+    mails = rows(ctl, rid, channel="email")
+    assert len(mails) == 2 and all(r["state"] == "sending" for r in mails), \
+        mails
+    wait_until(lambda: [r["state"] for r in rows(ctl, rid, channel="email")]
+               == ["sent", "sent"], 15, 0.2, "both mails sent")
+
+
 def test_slow_mail_server_never_stalls_the_loop(stack):
     # smtp-sink answers the final "." of DATA 10 s late: libcurl's SMTP
     # blocks in that read (DESIGN.md), so only the mail thread may wait.
