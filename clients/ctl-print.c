@@ -151,9 +151,11 @@ jint(const cJSON *o, const char *key, long long def)
 	return (long long)v->valuedouble;
 }
 
-/* A list of strings as one cell: "a; b" ("-" for none). Caller frees. */
+/* A list of strings joined by sep: "a; b" for a cell, one a line with
+   "\n" ("-" for none). Each item is cleaned, the separator kept. Caller
+   frees. */
 char *
-jlist(const cJSON *o, const char *key)
+jjoin(const cJSON *o, const char *key, const char *sep)
 {
 	const cJSON	*a = jget(o, key), *e;
 	struct buf	 b;
@@ -162,12 +164,12 @@ jlist(const cJSON *o, const char *key)
 		return xstrdup("-");
 	buf_init(&b);
 	cJSON_ArrayForEach(e, a) {
-		char	*t = jtext(e);
+		char	*t = clean(jtext(e), 0);
 
-		buf_addf(&b, "%s%s", b.len ? "; " : "", t);
+		buf_addf(&b, "%s%s", b.len ? sep : "", t);
 		free(t);
 	}
-	return clean(buf_take(&b), 0);
+	return buf_take(&b);
 }
 
 /* "Name (Office)" or "Name". Caller frees. */

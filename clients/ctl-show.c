@@ -186,8 +186,8 @@ print_request(const cJSON *r)
 	show_member("Created", r, "created_at");
 	show_member("Summary", r, "summary");
 	if (cJSON_GetArraySize(jget(r, "subject_categories")) > 0)
-		show_field("Categories", jlist(r,
-		    "subject_categories"));
+		show_field("Categories", jjoin(r, "subject_categories",
+		    "; "));
 	print_request_tasks(r);
 	if (!cJSON_IsArray(hist))
 		return EXIT_OK;
@@ -412,8 +412,9 @@ print_activities(const cJSON *r)
 		table_add(&t, jcell(e, "line"));
 		table_add(&t, truncate_u8(jcell(e, "office"), 30));
 		table_add(&t, truncate_u8(jcell(e, "name"), 40));
-		table_add(&t, truncate_u8(jlist(e, "subject_categories"), 30));
-		table_add(&t, truncate_u8(jlist(e, "processors"), 30));
+		table_add(&t, truncate_u8(jjoin(e, "subject_categories",
+		    "; "), 30));
+		table_add(&t, truncate_u8(jjoin(e, "processors", "; "), 30));
 		table_add(&t, cJSON_IsString(jget(e, "removed_at")) ?
 		    jcell(e, "removed_at") : xstrdup(""));
 	}
@@ -446,25 +447,6 @@ people_text(const cJSON *a)
 	return buf_take(&b);
 }
 
-/* A list member, one item per line. Caller frees. */
-static char *
-jlines(const cJSON *o, const char *key)
-{
-	const cJSON	*a = jget(o, key), *e;
-	struct buf	 b;
-
-	if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) == 0)
-		return xstrdup("-");
-	buf_init(&b);
-	cJSON_ArrayForEach(e, a) {
-		char	*t = clean(jtext(e), 0);
-
-		buf_addf(&b, "%s%s", b.len ? "\n" : "", t);
-		free(t);
-	}
-	return buf_take(&b);
-}
-
 int
 print_activity(const cJSON *r)
 {
@@ -478,12 +460,13 @@ print_activity(const cJSON *r)
 	show_member("Joint controller", r, "joint_controller");
 	show_field("Managers", people_text(jget(r, "managers")));
 	show_field("Staff", people_text(jget(r, "staff")));
-	show_field("Processors", jlines(r, "processors"));
-	show_field("Ind. controllers", jlines(r, "independent_controllers"));
-	show_field("Software", jlines(r, "software"));
-	show_field("Data categories", jlines(r, "data_categories"));
-	show_field("Subjects", jlines(r, "subject_categories"));
-	show_field("Recipients", jlines(r, "recipient_categories"));
+	show_field("Processors", jjoin(r, "processors", "\n"));
+	show_field("Ind. controllers", jjoin(r, "independent_controllers",
+	    "\n"));
+	show_field("Software", jjoin(r, "software", "\n"));
+	show_field("Data categories", jjoin(r, "data_categories", "\n"));
+	show_field("Subjects", jjoin(r, "subject_categories", "\n"));
+	show_field("Recipients", jjoin(r, "recipient_categories", "\n"));
 	show_member("Retention", r, "retention");
 	show_member("Cloud", r, "cloud");
 	show_member("Transfers", r, "transfers");

@@ -124,7 +124,7 @@ const cJSON	*jget(const cJSON *, const char *key);
 char		*jtext(const cJSON *);
 char		*jcell(const cJSON *, const char *key);
 long long	 jint(const cJSON *, const char *key, long long def);
-char		*jlist(const cJSON *, const char *key);
+char		*jjoin(const cJSON *, const char *key, const char *sep);
 char		*name_office(const cJSON *);
 void		 table_init(struct table *, size_t ncols, const char **heads,
 		    const int *right);
