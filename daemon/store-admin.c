@@ -383,20 +383,31 @@ stats_sql(void)
 	    "FROM entities WHERE code = $1)) AS known), "
 	    "m AS (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY "
 	    "(r.closed_on - r.received_on)::float8) AS median "
-	    "FROM requests r JOIN entities e ON e.id = r.entity_id "
-	    "WHERE r.closed_on IS NOT NULL AND ($1::text IS NULL OR "
-	    "e.code = $1)), "
+	    "FROM requests r WHERE r.closed_on IS NOT NULL AND "
+	    "($1::text IS NULL OR r.entity_id = (SELECT id FROM entities "
+	    "WHERE code = $1))), "
 	    "g AS (SELECT e.code");
+	/*
+	 * The requests are counted by body first and the bodies joined to
+	 * the 200 or so counts after: joining a million requests to their
+	 * body before counting took twice as long, and counting alone lets
+	 * PostgreSQL split the scan between workers.
+	 */
 	for (int s = 0; s < ST_COUNT; s++)
-		buf_addf(&b, ", count(r.id) FILTER (WHERE r.status = '%s')",
-		    req_status_names[s]);
-	buf_addf(&b, ", count(r.id) FILTER (WHERE r.status IN (%s) AND "
-	    "r.due_on < $2::date)", open.data);
-	buf_addf(&b, ", count(r.id) FILTER (WHERE r.status IN (%s) AND "
-	    "r.due_on BETWEEN $2::date AND $3::date)", open.data);
-	buf_adds(&b, " FROM entities e LEFT JOIN requests r ON "
-	    "r.entity_id = e.id WHERE ($1::text IS NULL OR e.code = $1) "
-	    "GROUP BY e.code) "
+		buf_addf(&b, ", c.n%d", s);
+	buf_adds(&b, ", c.nover, c.nsoon FROM entities e LEFT JOIN (SELECT "
+	    "r.entity_id");
+	for (int s = 0; s < ST_COUNT; s++)
+		buf_addf(&b, ", count(*) FILTER (WHERE r.status = '%s') AS n%d",
+		    req_status_names[s], s);
+	buf_addf(&b, ", count(*) FILTER (WHERE r.status IN (%s) AND "
+	    "r.due_on < $2::date) AS nover", open.data);
+	buf_addf(&b, ", count(*) FILTER (WHERE r.status IN (%s) AND "
+	    "r.due_on BETWEEN $2::date AND $3::date) AS nsoon", open.data);
+	buf_adds(&b, " FROM requests r WHERE ($1::text IS NULL OR "
+	    "r.entity_id = (SELECT id FROM entities WHERE code = $1)) "
+	    "GROUP BY r.entity_id) c ON c.entity_id = e.id "
+	    "WHERE ($1::text IS NULL OR e.code = $1)) "
 	    "SELECT b.known, m.median::text, g.* FROM b CROSS JOIN m "
 	    "LEFT JOIN g ON b.known ORDER BY g.code");
 	buf_free(&open);
