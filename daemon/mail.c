@@ -284,6 +284,13 @@ var_lookup(const char *name, size_t len)
 	return V_NONE;
 }
 
+/* A character a value may not carry as it is: written as a space. */
+static int
+val_ctl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 static void
 val_set(struct val *v, const char *s, size_t len)
 {
@@ -295,7 +302,7 @@ val_set(struct val *v, const char *s, size_t len)
 	v->len = len;
 	v->dirty = 0;
 	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+		if (val_ctl((unsigned char)s[i])) {
 			v->dirty = 1;
 			break;
 		}
@@ -446,21 +453,22 @@ label_of(const struct label *tab, size_t n, const char *key,
 	return NULL;	/* a value we have no words for */
 }
 
+/* s with each control character made a space, in place; returns s. */
+static char *
+ctl_to_space(char *s)
+{
+	for (char *p = s; *p != '\0'; p++)
+		if (val_ctl((unsigned char)*p))
+			*p = ' ';
+	return s;
+}
+
 /*
  * The tasks of a request.tasks_assigned payload, one per line: the
  * activity and its office, or the recipient to tell (art. 19). Names of
  * activities and processors come from the body's register, never from the
  * data subject. Heap, caller frees; "" without tasks.
  */
-/* s with each control character made a space, in place; returns s. */
-static char *
-ctl_to_space(char *s)
-{
-	for (char *p = s; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return s;
-}
 
 static char *
 tasks_text(const cJSON *payload, enum mail_lang lang)
@@ -814,8 +822,8 @@ tpl_render(struct rctx *c, const struct tpl *t, size_t l0, size_t l1,
 					unsigned char	ch = (unsigned char)
 					    v->s[j];
 
-					out[len + j] = ch < 0x20 ||
-					    ch == 0x7f ? ' ' : (char)ch;
+					out[len + j] = val_ctl(ch) ? ' ' :
+					    (char)ch;
 				}
 			len += v->len;
 		}
