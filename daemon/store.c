@@ -13,6 +13,7 @@
 
 #include "db.h"
 #include "deadline.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "migrations.h"
 #include "proto.h"
@@ -926,9 +927,9 @@ store_request_list(struct db *db, const struct request_filter *f, int today,
 	}
 	snprintf(limit, sizeof limit, "%lld", f->limit);
 	p[n++] = limit;
-	open_only = f->overdue || f->due_within >= 0 || (f->status >= 0 &&
-	    !is_final(req_status_names[f->status]));
-	closed_only = f->status >= 0 && is_final(req_status_names[f->status]);
+	closed_only = f->status >= 0 && lc_is_final((enum req_status)f->status);
+	open_only = f->overdue || f->due_within >= 0 ||
+	    (f->status >= 0 && !closed_only);
 	/*
 	 * Open requests first, then closed ones, each soonest due first.
 	 * Each half is read on its own, in the order of its partial index
