@@ -56,7 +56,7 @@ cmd_outbox_retry(struct cmd *cmd)
 	long long		 id;
 	const struct param	 ps[] = {
 		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
-		  .min = 1, .max = 9007199254740991LL },
+		  .min = 1, .max = CMD_ID_MAX },
 	};
 
 	if (!param(cmd, ps, 1))

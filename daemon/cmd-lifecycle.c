@@ -390,7 +390,7 @@ transition(struct cmd *cmd, enum lc_action a, struct tr *t,
 }
 
 #define P_ID(t)	{ .name = "id", .type = PT_INT, .required = true, \
-		  .out = &(t)->id, .min = 1, .max = 9007199254740991LL }
+		  .out = &(t)->id, .min = 1, .max = CMD_ID_MAX }
 #define P_NOTE(t, req) { .name = "note", .type = PT_TEXT, .required = (req), \
 		  .out = &(t)->note, .max = 2000 }
 
@@ -431,7 +431,7 @@ activity_spec(struct tr *t)
 			break;
 		}
 		v = strtoll(p, &end, 10);
-		if (v < 1 || v > 9007199254740991LL || (*end != '\0' &&
+		if (v < 1 || v > CMD_ID_MAX || (*end != '\0' &&
 		    *end != ',' && *end != ' ')) {
 			why = "an activity id is a positive integer";
 			break;
@@ -558,7 +558,7 @@ cmd_request_history(struct cmd *cmd)
 	long long		 id;
 	const struct param	 ps[] = {
 		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
-		  .min = 1, .max = 9007199254740991LL },
+		  .min = 1, .max = CMD_ID_MAX },
 	};
 
 	if (!param(cmd, ps, nitems(ps)))

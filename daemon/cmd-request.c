@@ -269,7 +269,7 @@ cmd_request_show(struct cmd *cmd)
 	long long		 id;
 	const struct param	 ps[] = {
 		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
-		  .min = 1, .max = 9007199254740991LL },
+		  .min = 1, .max = CMD_ID_MAX },
 	};
 
 	if (!param(cmd, ps, 1))

@@ -21,7 +21,7 @@ cmd_task_list(struct cmd *cmd)
 	bool			 mine = false;
 	const struct param	 ps[] = {
 		{ .name = "request", .type = PT_INT, .out = &f.request,
-		  .min = 1, .max = 9007199254740991LL },
+		  .min = 1, .max = CMD_ID_MAX },
 		{ .name = "entity", .type = PT_CODE, .out = &f.entity },
 		{ .name = "status", .type = PT_ENUM, .out = &f.status,
 		  .names = task_status_names, .nnames = 3 },
@@ -51,7 +51,7 @@ task_close(struct cmd *cmd, int status)
 				    role_names[c->role] };
 	const struct param	 ps[] = {
 		{ .name = "id", .type = PT_INT, .required = true, .out = &id,
-		  .min = 1, .max = 9007199254740991LL },
+		  .min = 1, .max = CMD_ID_MAX },
 		/* A waiver is a decision and says why; done may say how. */
 		{ .name = "note", .type = PT_TEXT, .required = status == 2,
 		  .out = &note, .max = 2000 },

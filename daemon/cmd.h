@@ -57,6 +57,10 @@ void	cmd_reply_store(struct store_res *, void *cmd);
 /* After param() returned false: the error was already sent. */
 struct cmd_result *cmd_param_failed(void);
 
+/* The largest id a client may name: 2^53 - 1, the largest integer a JSON
+   number carries exactly in every client (a double). */
+#define CMD_ID_MAX	9007199254740991LL
+
 enum param_type {
 	PT_STRING,	/* const char **: single line text, trimmed */
 	PT_TEXT,	/* const char **: text, may span lines, trimmed */
