@@ -104,22 +104,12 @@ struct people {
 	size_t		  nmiss, capmiss;
 };
 
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 /* The slot of key: its person's, or the empty one it would take. The
    table must have slots (people_add makes them). */
 static size_t *
 people_slot(struct people *pp, const char *key)
 {
-	size_t	i = (size_t)fnv1a(key) & (pp->nslot - 1);
+	size_t	i = (size_t)str_hash(key) & (pp->nslot - 1);
 
 	while (pp->slot[i] != 0 && strcmp(pp->v[pp->slot[i] - 1].key,
 	    key) != 0)
@@ -269,7 +259,7 @@ struct memo {
 static size_t *
 memo_slot(struct memo *m, const char *key)
 {
-	size_t	i = (size_t)fnv1a(key) & (m->nslot - 1);
+	size_t	i = (size_t)str_hash(key) & (m->nslot - 1);
 
 	while (m->slot[i] != 0 && strcmp(m->v[m->slot[i] - 1].key, key) != 0)
 		i = (i + 1) & (m->nslot - 1);

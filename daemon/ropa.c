@@ -1764,16 +1764,6 @@ struct dupset {
 	size_t	  cap, n;
 };
 
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t	h = 0xcbf29ce484222325ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h;
-}
-
 /* Adds key (taken); returns 0, or the line of the earlier equal key. */
 static size_t
 dup_add(struct dupset *d, char *key, size_t line)
@@ -1794,7 +1784,7 @@ dup_add(struct dupset *d, char *key, size_t line)
 		free(d->lines);
 		*d = nd;
 	}
-	i = (size_t)(fnv1a(key) & (d->cap - 1));
+	i = (size_t)(str_hash(key) & (d->cap - 1));
 	while (d->keys[i] != NULL) {
 		if (strcmp(d->keys[i], key) == 0) {
 			free(key);
@@ -1895,7 +1885,7 @@ classify_cell(struct parser *p, const char *s)
 		m->keys = xcalloc(m->cap, sizeof(*m->keys));
 		m->kinds = xcalloc(m->cap, sizeof(*m->kinds));
 	}
-	h = fnv1a(s);
+	h = str_hash(s);
 	i = kmemo_slot(m, s, h);
 	if (m->keys[i] != NULL)
 		return m->kinds[i];
@@ -1914,7 +1904,7 @@ classify_cell(struct parser *p, const char *s)
 
 			if (m->keys[i] == NULL)
 				continue;
-			j = kmemo_slot(&nm, m->keys[i], fnv1a(m->keys[i]));
+			j = kmemo_slot(&nm, m->keys[i], str_hash(m->keys[i]));
 			nm.keys[j] = m->keys[i];
 			nm.kinds[j] = m->kinds[i];
 		}

@@ -574,11 +574,7 @@ static int			 ecache_n;
 static unsigned
 ecache_hash(const char *code)
 {
-	unsigned	h = 2166136261u;	/* FNV-1a */
-
-	for (; *code != '\0'; code++)
-		h = (h ^ (unsigned char)*code) * 16777619u;
-	return h % ECACHE_BUCKETS;
+	return (unsigned)(str_hash(code) % ECACHE_BUCKETS);
 }
 
 static void

@@ -274,6 +274,16 @@ parse_int(const char *s, long long min, long long max, long long *out)
 	return 0;
 }
 
+uint64_t
+str_hash(const char *s)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
 char *
 str_trim(char *s)
 {

@@ -8,6 +8,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -54,6 +55,11 @@ void	 buf_add_json_text(struct buf *, const char *json, const char *dflt);
  * Returns 0 on success, -1 on failure.
  */
 int	 parse_int(const char *, long long min, long long max, long long *out);
+
+/* FNV-1a of a string: for hash tables, never for anything an attacker
+   could aim at a table to slow it (inputs are the operator's files and
+   the database's codes). */
+uint64_t str_hash(const char *);
 
 /* Trims ASCII white space at both ends, in place; returns its argument. */
 char	*str_trim(char *);

@@ -399,6 +399,16 @@ test_json_text(void **state)
 	buf_free(&b);
 }
 
+/* FNV-1a 64, its published test vectors. */
+static void
+test_str_hash(void **state)
+{
+	(void)state;
+	assert_true(str_hash("") == UINT64_C(0xcbf29ce484222325));
+	assert_true(str_hash("a") == UINT64_C(0xaf63dc4c8601ec8c));
+	assert_true(str_hash("foobar") == UINT64_C(0x85944171f73967e8));
+}
+
 int
 main(void)
 {
@@ -415,6 +425,7 @@ main(void)
 		cmocka_unit_test(test_json_str),
 		cmocka_unit_test(test_json_str_null),
 		cmocka_unit_test(test_json_text),
+		cmocka_unit_test(test_str_hash),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
